@@ -1,0 +1,1 @@
+namespace Streaming.Kafka;
