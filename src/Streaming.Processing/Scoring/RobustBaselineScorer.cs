@@ -1,0 +1,128 @@
+using Streaming.Contracts;
+using Streaming.Processing.Windows;
+
+namespace Streaming.Processing.Scoring;
+
+public sealed record BaselineOptions
+{
+    /// <summary>How many past windows per entity and metric form the reference.</summary>
+    public int HistoryWindows { get; init; } = 30;
+
+    /// <summary>Windows needed before a metric is scored; until then the entity is warming up.</summary>
+    public int MinHistory { get; init; } = 8;
+
+    /// <summary>Robust z-score at or above which a window is anomalous.</summary>
+    public double Threshold { get; init; } = 6.0;
+
+    public BaselineOptions Validated()
+    {
+        if (HistoryWindows is < 3 or > 1024)
+            throw new ArgumentException($"Scoring:Baseline:HistoryWindows must be in [3, 1024], was {HistoryWindows}.");
+        if (MinHistory < 3 || MinHistory > HistoryWindows)
+            throw new ArgumentException($"Scoring:Baseline:MinHistory must be in [3, HistoryWindows], was {MinHistory}.");
+        if (!(Threshold > 0))
+            throw new ArgumentException($"Scoring:Baseline:Threshold must be positive, was {Threshold}.");
+        return this;
+    }
+}
+
+/// <summary>One metric's robust z-score in a window.</summary>
+public readonly record struct MetricScore(string Metric, double Z, double Expected, double Actual);
+
+/// <summary>A window's score: the largest metric z-score, with every scored metric's part.</summary>
+public sealed record BaselineScore(ClosedWindow Window, double Score, double Threshold, MetricScore[] Metrics)
+{
+    public bool IsAnomaly => Score >= Threshold;
+
+    /// <summary>Metrics ordered by their share of the summed z-scores, largest first.</summary>
+    public IReadOnlyList<Contributor> Contributors(int top)
+    {
+        var total = 0.0;
+        foreach (var m in Metrics)
+            total += m.Z;
+        return Metrics.OrderByDescending(m => m.Z).ThenBy(m => m.Metric, StringComparer.Ordinal).Take(top)
+            .Select(m => new Contributor(m.Metric, total > 0 ? m.Z / total : 0, m.Expected, m.Actual)).ToArray();
+    }
+}
+
+/// <summary>
+/// Median/MAD z-score of each metric's window mean against that entity's own recent windows. Robust to the outliers it is
+/// looking for: one spike moves neither the median nor the MAD much. Per partition, like the windows it scores.
+/// </summary>
+public sealed class RobustBaselineScorer
+{
+    public const string ModelName = "robust-baseline";
+    public const string ModelVersion = "1";
+
+    // 1.4826 makes the MAD a consistent estimator of the standard deviation for normal data.
+    private const double MadToSigma = 1.4826;
+
+    private readonly BaselineOptions _options;
+    private readonly Dictionary<string, Dictionary<string, History>> _history = new(StringComparer.Ordinal);
+
+    public RobustBaselineScorer(BaselineOptions options) => _options = options.Validated();
+
+    public double Threshold => _options.Threshold;
+
+    /// <summary>Scores the window against the history before it, then adds it. Null while no metric has enough history.</summary>
+    public BaselineScore? ScoreAndLearn(ClosedWindow window)
+    {
+        if (!_history.TryGetValue(window.Entity, out var perMetric))
+        {
+            perMetric = new Dictionary<string, History>(StringComparer.Ordinal);
+            _history[window.Entity] = perMetric;
+        }
+        var scores = new List<MetricScore>(window.Features.Length);
+        Span<double> scratch = stackalloc double[_options.HistoryWindows];
+        var best = 0.0;
+        foreach (var feature in window.Features)
+        {
+            if (!perMetric.TryGetValue(feature.Metric, out var history))
+            {
+                history = new History(_options.HistoryWindows);
+                perMetric[feature.Metric] = history;
+            }
+            if (history.Count >= _options.MinHistory)
+            {
+                var (median, mad) = history.MedianAndMad(scratch);
+                // A flat history has MAD 0; a floor relative to the level keeps z finite and meaningful.
+                var scale = Math.Max(MadToSigma * mad, 1e-3 * Math.Max(1.0, Math.Abs(median)));
+                var z = Math.Abs(feature.Mean - median) / scale;
+                scores.Add(new MetricScore(feature.Metric, z, median, feature.Mean));
+                best = Math.Max(best, z);
+            }
+            history.Add(feature.Mean);
+        }
+        return scores.Count == 0 ? null : new BaselineScore(window, best, _options.Threshold, scores.ToArray());
+    }
+
+    private sealed class History(int capacity)
+    {
+        private readonly double[] _values = new double[capacity];
+        private int _next;
+
+        public int Count { get; private set; }
+
+        public void Add(double value)
+        {
+            _values[_next] = value;
+            _next = (_next + 1) % _values.Length;
+            Count = Math.Min(Count + 1, _values.Length);
+        }
+
+        public (double Median, double Mad) MedianAndMad(Span<double> scratch)
+        {
+            var window = scratch[..Count];
+            _values.AsSpan(0, Count).CopyTo(window);
+            window.Sort();
+            var median = Median(window);
+            for (var i = 0; i < window.Length; i++)
+                window[i] = Math.Abs(window[i] - median);
+            window.Sort();
+            return (median, Median(window));
+        }
+
+        private static double Median(ReadOnlySpan<double> sorted) =>
+            sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
