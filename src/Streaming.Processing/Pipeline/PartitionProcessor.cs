@@ -1,0 +1,111 @@
+using Streaming.Contracts;
+using Streaming.Processing.Alerts;
+using Streaming.Processing.Scoring;
+using Streaming.Processing.Windows;
+
+namespace Streaming.Processing.Pipeline;
+
+/// <summary>Everything one partition's processor needs to know, validated once at start-up.</summary>
+public sealed record ProcessorSettings
+{
+    public required WindowOptions Windows { get; init; }
+    public BaselineOptions Baseline { get; init; } = new();
+    public AlertOptions Alerts { get; init; } = new();
+    public TelemetryLimits Limits { get; init; } = TelemetryLimits.Default;
+
+    public ProcessorSettings Validated()
+    {
+        Windows.Validated();
+        Baseline.Validated();
+        Alerts.Validated();
+        return this;
+    }
+}
+
+/// <summary>Where a partition processor's results go: the Kafka worker publishes them, tests and the evaluator collect them.</summary>
+public interface IProcessorOutput
+{
+    void Rejected(Rejection rejection);
+
+    void WindowClosed(ClosedWindow window);
+
+    void Scored(BaselineScore score);
+
+    void Alert(AnomalyEvent alert);
+}
+
+/// <summary>
+/// The processing path for one partition: parse → event-time windows → features → baseline score → alert lifecycle.
+/// Kafka-free, so the evaluator and tests run exactly the code production runs. Not thread-safe: one per partition.
+/// </summary>
+public sealed class PartitionProcessor
+{
+    private readonly ProcessorSettings _settings;
+    private readonly WindowAggregator _windows;
+    private readonly RobustBaselineScorer _scorer;
+    private readonly AlertTracker _alerts;
+    private readonly List<ClosedWindow> _closed = [];
+
+    public PartitionProcessor(ProcessorSettings settings, TimeProvider clock)
+    {
+        _settings = settings.Validated();
+        _windows = new WindowAggregator(settings.Windows);
+        _scorer = new RobustBaselineScorer(settings.Baseline);
+        _alerts = new AlertTracker(settings.Alerts, clock);
+    }
+
+    public WindowAggregator Windows => _windows;
+
+    /// <summary>
+    /// Handles one record. Time-range checks are made against <paramref name="referenceTimeMs"/> — the record's Kafka
+    /// timestamp — rather than the wall clock, so every stage and every replay reaches the same verdict on the same record.
+    /// </summary>
+    public bool Process(ReadOnlySpan<byte> value, long referenceTimeMs, IProcessorOutput output)
+    {
+        if (!TelemetryParser.TryParse(value, _settings.Limits, DateTimeOffset.FromUnixTimeMilliseconds(referenceTimeMs), out var sample, out var rejection))
+        {
+            output.Rejected(rejection);
+            return false;
+        }
+        return Process(sample!, output);
+    }
+
+    public bool Process(TelemetrySample sample, IProcessorOutput output)
+    {
+        switch (_windows.Add(sample))
+        {
+            case AddOutcome.Accepted:
+                return true;
+            case AddOutcome.Late:
+                output.Rejected(new Rejection(RejectionReason.Late,
+                    $"event time {sample.Timestamp:O} of '{sample.Entity}' is after its window closed (stream time {DateTimeOffset.FromUnixTimeMilliseconds(_windows.StreamTimeMs):O}, grace {_settings.Windows.Grace})"));
+                return false;
+            default:
+                output.Rejected(new Rejection(RejectionReason.DuplicateSample,
+                    $"'{sample.Entity}' already sent a sample at {sample.Timestamp:O}"));
+                return false;
+        }
+    }
+
+    /// <summary>Moves stream time forward (idle policy or end of input) so the windows it passes close.</summary>
+    public void AdvanceStreamTime(long timestampMs) => _windows.AdvanceStreamTime(timestampMs);
+
+    /// <summary>Emits every window that has closed, with its score and any alert change.</summary>
+    public int EmitClosed(IProcessorOutput output)
+    {
+        _closed.Clear();
+        var count = _windows.CollectClosed(_closed);
+        foreach (var window in _closed)
+        {
+            output.WindowClosed(window);
+            if (_scorer.ScoreAndLearn(window) is not { } score)
+                continue;
+            output.Scored(score);
+            var verdict = new WindowVerdict(window.Entity, window.Bounds.Start, window.Bounds.End, score.Score, score.Threshold,
+                RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion, score.Contributors(_settings.Alerts.TopContributors));
+            if (_alerts.Observe(verdict) is { } alert)
+                output.Alert(alert);
+        }
+        return count;
+    }
+}
