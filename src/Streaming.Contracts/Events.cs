@@ -50,6 +50,18 @@ public sealed record AnomalyEvent(
     public const string KindName = "anomaly";
 }
 
+/// <summary>The <c>scores</c> topic: every scored window, anomalous or not, keyed by entity.</summary>
+public sealed record ScoreEvent(
+    string Entity,
+    DateTimeOffset WindowStart,
+    DateTimeOffset WindowEnd,
+    string Model,
+    string ModelVersion,
+    double Score,
+    double Threshold,
+    bool IsAnomaly,
+    IReadOnlyList<Contributor> Contributors);
+
 public static class AlertStatus
 {
     public const string Open = "open";
@@ -66,4 +78,5 @@ public static class Severity
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(FeatureVectorEvent))]
 [JsonSerializable(typeof(AnomalyEvent))]
+[JsonSerializable(typeof(ScoreEvent))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

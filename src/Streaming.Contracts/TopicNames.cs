@@ -5,6 +5,7 @@ public static class TopicNames
 {
     public const string Telemetry = "telemetry";
     public const string Features = "features";
+    public const string Scores = "scores";
     public const string Alerts = "alerts";
     public const string DeadLetter = "dead-letter";
 }

@@ -1,1 +1,22 @@
-﻿Console.WriteLine("Hello, World!");
+using System.CommandLine;
+using Streaming.Host.Cli;
+
+namespace Streaming.Host;
+
+internal static class Program
+{
+    private static Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("""
+            Streaming: a Kafka stream-analytics pipeline for machine and server telemetry.
+            Telemetry → event-time windows → features → anomaly scores → alerts → TimescaleDB → Grafana.
+
+            Start with `streaming demo`: embedded Kafka, a private TimescaleDB and a simulated fleet, end to end.
+            Settings come from appsettings.json and environment variables (Kafka__BootstrapServers, KAFKA_BOOTSTRAP_SERVERS,
+            STREAMING_PG, Windows__Size, ...); see the README's configuration table.
+            """);
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(DevKafkaCommand.Create());
+        return root.Parse(args).InvokeAsync();
+    }
+}

@@ -1,0 +1,172 @@
+using Microsoft.Extensions.Configuration;
+using Streaming.Contracts;
+using Streaming.Kafka;
+using Streaming.Processing.Alerts;
+using Streaming.Processing.Pipeline;
+using Streaming.Processing.Scoring;
+using Streaming.Processing.Windows;
+using Streaming.Simulation;
+
+namespace Streaming.Host.Configuration;
+
+public sealed class TopicSettings
+{
+    public string Telemetry { get; set; } = TopicNames.Telemetry;
+    public string Features { get; set; } = TopicNames.Features;
+    public string Scores { get; set; } = TopicNames.Scores;
+    public string Alerts { get; set; } = TopicNames.Alerts;
+    public string DeadLetter { get; set; } = TopicNames.DeadLetter;
+
+    public IEnumerable<string> All => [Telemetry, Features, Scores, Alerts, DeadLetter];
+}
+
+public sealed class WindowSettings
+{
+    public TimeSpan Size { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan? Advance { get; set; }
+    public TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(30);
+    public double EwmaAlpha { get; set; } = 0.3;
+    public TimeSpan? ExpectedSampleInterval { get; set; }
+
+    public WindowOptions ToOptions() => new()
+    {
+        Size = Size,
+        Advance = Advance,
+        Grace = Grace,
+        EwmaAlpha = EwmaAlpha,
+        ExpectedSampleInterval = ExpectedSampleInterval,
+    };
+}
+
+public sealed class IngestSettings
+{
+    public int MaxBytes { get; set; } = 64 * 1024;
+    public int MaxMetrics { get; set; } = 256;
+    public TimeSpan? MaxAge { get; set; } = TimeSpan.FromDays(7);
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    public TelemetryLimits ToLimits() => new() { MaxBytes = MaxBytes, MaxMetrics = MaxMetrics, MaxAge = MaxAge, MaxFutureSkew = MaxFutureSkew };
+}
+
+public enum DeliveryGuarantee
+{
+    ExactlyOnce,
+    AtLeastOnce,
+}
+
+public enum IdleMode
+{
+    /// <summary>An idle partition's stream time advances at wall-clock rate from its last record.</summary>
+    WallClock,
+    /// <summary>An idle partition closes every open window (end of a finite input, tests).</summary>
+    CloseAll,
+}
+
+public sealed class ProcessorSettingsSection
+{
+    public string GroupId { get; set; } = "streaming-processor";
+    public DeliveryGuarantee Delivery { get; set; } = DeliveryGuarantee.ExactlyOnce;
+    public int MaxBatch { get; set; } = 2000;
+    public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    public IdleMode IdleMode { get; set; } = IdleMode.WallClock;
+}
+
+public sealed class SinkSettings
+{
+    public string GroupId { get; set; } = "streaming-sink";
+    public int MaxBatch { get; set; } = 5000;
+    public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+public sealed class StorageSettings
+{
+    /// <summary>An existing PostgreSQL/TimescaleDB; empty means "start the private local cluster".</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>Where the private cluster lives; relative paths are under the repository root.</summary>
+    public string StateDirectory { get; set; } = ".local/pg";
+
+    public int Port { get; set; }
+
+    public string Database { get; set; } = "streaming";
+}
+
+public sealed class DemoSettings
+{
+    public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Samples per second the simulator publishes (wall clock); simulated time runs as fast as this allows.</summary>
+    public int Rate { get; set; } = 2000;
+}
+
+/// <summary>All settings, bound from appsettings.json and environment variables and validated once.</summary>
+public sealed class StreamingSettings
+{
+    public KafkaOptions Kafka { get; set; } = new();
+    public TopicSettings Topics { get; set; } = new();
+    public WindowSettings Windows { get; set; } = new();
+    public BaselineOptions Baseline { get; set; } = new();
+    public AlertOptions Alerts { get; set; } = new();
+    public IngestSettings Ingest { get; set; } = new();
+    public ProcessorSettingsSection Processor { get; set; } = new();
+    public SinkSettings Sink { get; set; } = new();
+    public StorageSettings Storage { get; set; } = new();
+    public SimulatorOptions Simulator { get; set; } = new();
+    public DemoSettings Demo { get; set; } = new();
+
+    public ProcessorSettings ToProcessorSettings() => new()
+    {
+        Windows = Windows.ToOptions(),
+        Baseline = Baseline,
+        Alerts = Alerts,
+        Limits = Ingest.ToLimits(),
+    };
+
+    /// <summary>Fails at start-up with the setting's name and the fix, never mid-stream.</summary>
+    public StreamingSettings Validated()
+    {
+        Kafka.Validate();
+        try
+        {
+            ToProcessorSettings().Validated();
+            Simulator.Validated();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new OptionsException("", ex.Message.TrimEnd('.'));
+        }
+        if (Processor.MaxBatch is < 1 or > 100_000)
+            throw new OptionsException("Processor:MaxBatch", $"must be 1-100000, was {Processor.MaxBatch}");
+        if (Sink.MaxBatch is < 1 or > 1_000_000)
+            throw new OptionsException("Sink:MaxBatch", $"must be 1-1000000, was {Sink.MaxBatch}");
+        if (Demo.Rate < 1)
+            throw new OptionsException("Demo:Rate", $"must be at least 1 sample/s, was {Demo.Rate}");
+        if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 5)
+            throw new OptionsException("Topics", "must name five distinct, non-empty topics (Telemetry, Features, Scores, Alerts, DeadLetter)");
+        return this;
+    }
+
+    /// <summary>
+    /// appsettings.json, then environment variables (<c>Kafka__BootstrapServers</c> style), then the two short forms the
+    /// tests and operators use: <c>KAFKA_BOOTSTRAP_SERVERS</c> and <c>STREAMING_PG</c>.
+    /// </summary>
+    public static StreamingSettings Load(IEnumerable<KeyValuePair<string, string?>>? overrides = null)
+    {
+        var builder = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables();
+        var shortForms = new Dictionary<string, string?>();
+        if (Environment.GetEnvironmentVariable("KAFKA_BOOTSTRAP_SERVERS") is { Length: > 0 } kafka)
+            shortForms["Kafka:BootstrapServers"] = kafka;
+        if (Environment.GetEnvironmentVariable("STREAMING_PG") is { Length: > 0 } pg)
+            shortForms["Storage:ConnectionString"] = pg;
+        builder.AddInMemoryCollection(shortForms);
+        if (overrides is not null)
+            builder.AddInMemoryCollection(overrides);
+        var settings = new StreamingSettings();
+        builder.Build().Bind(settings);
+        return settings.Validated();
+    }
+}

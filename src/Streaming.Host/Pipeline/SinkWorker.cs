@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Streaming.Contracts;
+using Streaming.Host.Configuration;
+using Streaming.Kafka;
+using Streaming.Storage;
+
+namespace Streaming.Host.Pipeline;
+
+/// <summary>
+/// The sink role: reads every topic (read_committed) and writes raw metrics, features, scores, alerts and dead letters to
+/// TimescaleDB in batches. Exactly-once into the database: each batch's next offsets are stored in the same transaction as
+/// its rows, and on assignment the consumer seeks to the stored offsets, so a crash neither loses nor duplicates a row.
+/// When the database is unreachable the sink pauses its partitions, backs off, retries the same batch and resumes.
+/// </summary>
+internal sealed partial class SinkWorker(
+    StreamingSettings settings, KafkaCluster kafka, TimescaleWriter writer, PipelineCounters counters, TimeProvider clock, ILogger logger)
+{
+    private readonly ConcurrentDictionary<string, long> _recordsByTopic = new(StringComparer.Ordinal);
+    private readonly SinkBatch _batch = new();
+
+    /// <summary>Records per topic whose rows (if any) are committed to the database.</summary>
+    public long RecordsWritten(string topic) => _recordsByTopic.GetValueOrDefault(topic);
+
+    public bool IsBackingOff { get; private set; }
+
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken cancellationToken)
+    {
+        var group = settings.Sink.GroupId;
+        using var consumer = new ConsumerBuilder<string?, byte[]>(kafka.ConsumerConfig(group, $"sink-{Environment.ProcessId}"))
+            .SetErrorHandler((_, e) => LogKafkaError(logger, e.Code.ToString(), e.Reason))
+            .SetPartitionsAssignedHandler((_, assigned) =>
+            {
+                // The database, not Kafka, is the source of truth for where this sink stopped.
+                var stored = writer.LoadOffsetsAsync(group, cancellationToken).GetAwaiter().GetResult();
+                return assigned.Select(tp => stored.TryGetValue((tp.Topic, tp.Partition.Value), out var next)
+                    ? new TopicPartitionOffset(tp, new Offset(next))
+                    : new TopicPartitionOffset(tp, Offset.Beginning));
+            })
+            .Build();
+        consumer.Subscribe(settings.Topics.All);
+        var records = new List<ConsumeResult<string?, byte[]>>(settings.Sink.MaxBatch);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                records.Clear();
+                var deadline = clock.GetUtcNow() + settings.Sink.BatchLinger;
+                while (records.Count < settings.Sink.MaxBatch)
+                {
+                    var remaining = deadline - clock.GetUtcNow();
+                    if (remaining <= TimeSpan.Zero || consumer.Consume(remaining) is not { } record)
+                        break;
+                    if (!record.IsPartitionEOF)
+                        records.Add(record);
+                }
+                if (records.Count == 0)
+                    continue;
+                BuildBatch(records);
+                var offsets = records.GroupBy(r => (r.Topic, r.Partition.Value))
+                    .Select(g => new SourceOffset(g.Key.Topic, g.Key.Value, g.Max(r => r.Offset.Value) + 1))
+                    .ToList();
+                WriteWithRetry(consumer, offsets, cancellationToken);
+                foreach (var g in records.GroupBy(r => r.Topic))
+                    _recordsByTopic.AddOrUpdate(g.Key, g.Count(), (_, n) => n + g.Count());
+                // Kafka's committed offsets only feed lag monitoring; the database's decide where the sink resumes.
+                consumer.Commit(offsets.Select(o => new TopicPartitionOffset(o.Topic, o.Partition, o.NextOffset)));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            consumer.Close();
+        }
+    }
+
+    private void WriteWithRetry(IConsumer<string?, byte[]> consumer, List<SourceOffset> offsets, CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            try
+            {
+                var outcome = writer.WriteBatchAsync(_batch, settings.Sink.GroupId, offsets, cancellationToken).GetAwaiter().GetResult();
+                if (outcome == BatchOutcome.Written)
+                {
+                    counters.AddRows("metrics", _batch.Metrics.Count);
+                    counters.AddRows("features", _batch.Features.Count);
+                    counters.AddRows("anomaly_scores", _batch.Scores.Count);
+                    counters.AddRows("alerts", _batch.Alerts.Count);
+                    counters.AddRows("dead_letters", _batch.DeadLetters.Count);
+                }
+                if (IsBackingOff)
+                {
+                    consumer.Resume(consumer.Assignment);
+                    IsBackingOff = false;
+                    LogRecovered(logger);
+                }
+                return;
+            }
+            catch (Exception ex) when (TimescaleWriter.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                if (!IsBackingOff)
+                {
+                    consumer.Pause(consumer.Assignment);
+                    IsBackingOff = true;
+                }
+                LogBackingOff(logger, backoff.TotalSeconds, ex.Message);
+                // Polling while paused keeps this member in its group without fetching more records.
+                consumer.Consume(backoff);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, settings.Sink.MaxBackoff.Ticks));
+            }
+        }
+    }
+
+    private void BuildBatch(List<ConsumeResult<string?, byte[]>> records)
+    {
+        _batch.Clear();
+        var topics = settings.Topics;
+        var limits = settings.Ingest.ToLimits();
+        foreach (var record in records)
+        {
+            var value = record.Message.Value ?? [];
+            try
+            {
+                if (record.Topic == topics.Telemetry)
+                    AddTelemetry(value, record.Message.Timestamp.UnixTimestampMs, limits);
+                else if (record.Topic == topics.Features)
+                    AddFeatures(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.FeatureVectorEvent)!);
+                else if (record.Topic == topics.Scores)
+                    AddScore(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.ScoreEvent)!);
+                else if (record.Topic == topics.Alerts)
+                    AddAlert(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.AnomalyEvent)!, value);
+                else if (record.Topic == topics.DeadLetter)
+                    AddDeadLetter(record);
+            }
+            catch (JsonException ex)
+            {
+                // Our own topics carry our own contracts; a record that breaks one is counted and skipped, never fatal.
+                counters.AddRejected(RejectionReason.MalformedJson);
+                LogUnreadable(logger, record.Topic, record.Partition.Value, record.Offset.Value, ex.Message);
+            }
+        }
+    }
+
+    private void AddTelemetry(byte[] value, long referenceMs, TelemetryLimits limits)
+    {
+        // Same parser and reference time as the processor, so both stages agree on which records are valid; invalid
+        // records reach the database through the dead-letter topic instead.
+        if (!TelemetryParser.TryParse(value, limits, DateTimeOffset.FromUnixTimeMilliseconds(referenceMs), out var sample, out _))
+            return;
+        var time = sample!.Timestamp;
+        foreach (var metric in sample.Metrics)
+            _batch.Metrics.Add(new MetricRow(time, sample.Entity, metric.Name, metric.Value));
+    }
+
+    private void AddFeatures(FeatureVectorEvent e)
+    {
+        foreach (var f in e.Features)
+        {
+            _batch.Features.Add(new FeatureRow(e.WindowStart, e.WindowEnd, e.Entity, f.Metric, f.Count, f.Mean, f.Std, f.Min, f.Max,
+                f.First, f.Last, f.Slope, f.Ewma, f.P50, f.P95, f.RateOfChange, f.MissingRatio));
+        }
+    }
+
+    private void AddScore(ScoreEvent e) =>
+        _batch.Scores.Add(new ScoreRow(e.WindowEnd, e.Entity, e.Model, e.ModelVersion, e.Score, e.Threshold, e.IsAnomaly));
+
+    private void AddAlert(AnomalyEvent e, byte[] raw) =>
+        _batch.Alerts.Add(new AlertRow(e.AlertId, e.WindowEnd, e.Entity, e.Kind, e.Status, e.Severity, e.Score, e.Threshold, e.Model,
+            e.ModelVersion, e.Contributors.Count > 0 ? e.Contributors[0].Metric : null, Encoding.UTF8.GetString(raw)));
+
+    private void AddDeadLetter(ConsumeResult<string?, byte[]> record)
+    {
+        var headers = record.Message.Headers;
+        string Header(string name) => headers is not null && headers.TryGetLastBytes(name, out var bytes) ? Encoding.UTF8.GetString(bytes) : "";
+        _ = int.TryParse(Header(DeadLetterHeaders.SourcePartition), out var partition);
+        _ = long.TryParse(Header(DeadLetterHeaders.SourceOffset), out var offset);
+        _batch.DeadLetters.Add(new DeadLetterRow(record.Message.Timestamp.UtcDateTime, Header(DeadLetterHeaders.SourceTopic), partition, offset,
+            Header(DeadLetterHeaders.Reason), Header(DeadLetterHeaders.Detail), record.Message.Value ?? []));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka consumer error {Code}: {Reason}")]
+    private static partial void LogKafkaError(ILogger logger, string code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database unavailable; sink paused, retrying in {Seconds:0.0} s: {Reason}")]
+    private static partial void LogBackingOff(ILogger logger, double seconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Database reachable again; sink resumed")]
+    private static partial void LogRecovered(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unreadable record on {Topic}[{Partition}]@{Offset} skipped: {Reason}")]
+    private static partial void LogUnreadable(ILogger logger, string topic, int partition, long offset, string reason);
+}
