@@ -1,0 +1,59 @@
+using Npgsql;
+
+namespace Streaming.Storage;
+
+/// <summary>What the connected server actually offers, detected after migrations by inspecting what they created.</summary>
+/// <param name="TimescaleVersion">extversion of the timescaledb extension in this database; null when not installed.</param>
+/// <param name="License">timescaledb.license ("apache" or "timescale"), or "none" without the extension.</param>
+/// <param name="HasRefreshPolicies">Continuous aggregates are refreshed by server jobs (otherwise MaintenanceLoop refreshes).</param>
+internal sealed record StorageCapabilities(
+    string? TimescaleVersion,
+    string License,
+    bool HasHypertables,
+    bool HasContinuousAggregates,
+    bool HasRefreshPolicies,
+    bool HasCompression,
+    bool HasRetentionPolicies)
+{
+    public static readonly StorageCapabilities PlainPostgres = new(null, "none", false, false, false, false, false);
+
+    public override string ToString() =>
+        $"timescaledb={TimescaleVersion ?? "absent"} license={License} hypertables={HasHypertables} " +
+        $"continuousAggregates={HasContinuousAggregates} refreshPolicies={HasRefreshPolicies} " +
+        $"compression={HasCompression} retentionPolicies={HasRetentionPolicies}";
+
+    internal static async Task<StorageCapabilities> DetectAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        string? version;
+        await using (var cmd = new NpgsqlCommand("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", connection))
+        {
+            version = await cmd.ExecuteScalarAsync(cancellationToken) as string;
+        }
+
+        if (version is null)
+        {
+            return PlainPostgres;
+        }
+
+        // Each flag reflects what migration 003 managed to create, i.e. what the server accepted.
+        const string Sql = """
+            SELECT coalesce(current_setting('timescaledb.license', true), 'unknown'),
+                   EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'metrics'),
+                   (SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_name IN ('metrics_1m', 'metrics_1h')) = 2,
+                   (SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate') >= 2,
+                   coalesce((SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'metrics'), false),
+                   EXISTS (SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'metrics')
+            """;
+        await using var query = new NpgsqlCommand(Sql, connection);
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new StorageCapabilities(
+            version,
+            reader.GetString(0),
+            reader.GetBoolean(1),
+            reader.GetBoolean(2),
+            reader.GetBoolean(3),
+            reader.GetBoolean(4),
+            reader.GetBoolean(5));
+    }
+}
