@@ -99,6 +99,9 @@ public sealed class DemoSettings
 
     /// <summary>Samples per second the simulator publishes (wall clock); simulated time runs as fast as this allows.</summary>
     public int Rate { get; set; } = 2000;
+
+    /// <summary>Share of published records deliberately broken to show the dead-letter path.</summary>
+    public double BadRecordRate { get; set; } = 0.001;
 }
 
 /// <summary>All settings, bound from appsettings.json and environment variables and validated once.</summary>

@@ -1,0 +1,211 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Streaming.Host.Configuration;
+using Streaming.Host.Pipeline;
+using Streaming.Kafka;
+using Streaming.Simulation;
+using Streaming.Storage;
+
+namespace Streaming.Host.Cli;
+
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var duration = new Option<string>("--duration") { Description = "How long to publish, e.g. 90s, 5m, 1h", DefaultValueFactory = _ => "" };
+        var forever = new Option<bool>("--forever") { Description = "Run until Ctrl-C instead of for --duration" };
+        var entities = new Option<int?>("--entities") { Description = "Simulated machines (default 20)" };
+        var rate = new Option<int?>("--rate") { Description = "Samples per second published (default 2000)" };
+        var seed = new Option<int?>("--seed") { Description = "Simulator seed; the same seed gives the same fleet and failures" };
+        var verbose = new Option<bool>("--verbose") { Description = "Log component start-up and rebalances" };
+        var command = new Command("demo", """
+            Runs the whole pipeline on embedded defaults: an embedded Kafka, a private PostgreSQL + TimescaleDB under .local/,
+            and a simulated fleet with injected, labelled failures feeding telemetry → windows → features → scores → alerts →
+            TimescaleDB. Shows a live progress line and a summary. Set KAFKA_BOOTSTRAP_SERVERS or STREAMING_PG to use your own.
+
+              streaming demo                      # 60 s
+              streaming demo --duration 5m --entities 50 --rate 5000
+              streaming demo --forever            # until Ctrl-C
+            """) { duration, forever, entities, rate, seed, verbose };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var overrides = new List<KeyValuePair<string, string?>>();
+            var durationText = parse.GetValue(duration);
+            if (!string.IsNullOrEmpty(durationText))
+            {
+                if (!CliSupport.TryParseDuration(durationText, out var d))
+                {
+                    Console.Error.WriteLine($"--duration '{durationText}' is not a duration; use e.g. 90s, 5m, 1h or 00:05:00.");
+                    return 2;
+                }
+                overrides.Add(new("Demo:Duration", d.ToString("c", CultureInfo.InvariantCulture)));
+            }
+            if (parse.GetValue(entities) is { } n)
+                overrides.Add(new("Simulator:Entities", n.ToString(CultureInfo.InvariantCulture)));
+            if (parse.GetValue(rate) is { } r)
+                overrides.Add(new("Demo:Rate", r.ToString(CultureInfo.InvariantCulture)));
+            if (parse.GetValue(seed) is { } s)
+                overrides.Add(new("Simulator:Seed", s.ToString(CultureInfo.InvariantCulture)));
+            StreamingSettings settings;
+            try
+            {
+                settings = StreamingSettings.Load(overrides);
+            }
+            catch (OptionsException ex)
+            {
+                return CliSupport.ReportConfigurationError(ex);
+            }
+            using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
+            using var cts = CliSupport.CancelOnCtrlC();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
+            return await RunAsync(settings, parse.GetValue(forever), loggers, linked.Token).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    public static async Task<int> RunAsync(StreamingSettings settings, bool forever, ILoggerFactory loggers, CancellationToken stop)
+    {
+        var clock = TimeProvider.System;
+        var started = Stopwatch.StartNew();
+        Console.WriteLine("Starting Streaming demo…");
+        await using var runtime = await PipelineRuntime.StartAsync(settings, loggers, clock, stop).ConfigureAwait(false);
+        Console.WriteLine($"  Kafka     {(runtime.Kafka.IsEmbedded ? "embedded" : "external")} at {runtime.Kafka.BootstrapServers}  (topics: {string.Join(", ", settings.Topics.All)}, {settings.Kafka.Partitions} partitions)");
+        Console.WriteLine($"  Database  {Describe(runtime)}  [{runtime.Capabilities}]");
+
+        // Simulated time starts a day back so the accelerated fleet never runs ahead of the wall clock.
+        var now = clock.GetUtcNow();
+        var simulatedStart = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddDays(-1);
+        var simulator = new FleetSimulator(settings.Simulator with { Start = simulatedStart });
+        Console.WriteLine($"  Fleet     {settings.Simulator.Entities} machines, seed {settings.Simulator.Seed}, {settings.Demo.Rate} samples/s, windows {settings.Windows.Size} (grace {settings.Windows.Grace})");
+        Console.WriteLine(forever ? "Running until Ctrl-C." : $"Running for {settings.Demo.Duration}. Ctrl-C stops early.");
+
+        using var counters = new PipelineCounters();
+        using var workers = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        using var publishing = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var processor = new ProcessorWorker(settings, runtime.Kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>());
+        var sink = new SinkWorker(settings, runtime.Kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>());
+        var producer = new SimulatorProducer(simulator, runtime.Kafka, settings.Topics.Telemetry, settings.Demo.Rate, settings.Demo.BadRecordRate, counters, clock);
+        var maintenance = new MaintenanceLoop(NpgsqlDataSource.Create(runtime.ConnectionString), runtime.Capabilities, new MaintenanceOptions(), clock,
+            loggers.CreateLogger<MaintenanceLoop>());
+
+        var startedPublishingAt = started.Elapsed;
+        var processorTask = processor.RunAsync(workers.Token);
+        var sinkTask = sink.RunAsync(workers.Token);
+        if (!forever)
+            publishing.CancelAfter(settings.Demo.Duration);
+        var producerTask = producer.RunAsync(publishing.Token);
+        var progress = new ProgressLine(counters, simulator, started);
+        while (!producerTask.IsCompleted)
+        {
+            await Task.WhenAny(producerTask, Task.Delay(progress.Interval, CancellationToken.None)).ConfigureAwait(false);
+            progress.Print(sink.IsBackingOff);
+            ThrowIfFaulted(processorTask, "processor");
+            ThrowIfFaulted(sinkTask, "sink");
+        }
+        await producerTask.ConfigureAwait(false);
+        var publishingTime = started.Elapsed - startedPublishingAt;
+
+        // Drain: let the processor and the sink catch up with everything published before stopping them.
+        var drainDeadline = Stopwatch.StartNew();
+        while (drainDeadline.Elapsed < TimeSpan.FromSeconds(60) && !stop.IsCancellationRequested
+               && (processor.Processed < producer.Produced
+                   || sink.RecordsWritten(settings.Topics.Telemetry) < producer.Produced
+                   || sink.RecordsWritten(settings.Topics.Features) < counters.Windows
+                   || sink.RecordsWritten(settings.Topics.Alerts) < counters.Alerts))
+        {
+            ThrowIfFaulted(processorTask, "processor");
+            ThrowIfFaulted(sinkTask, "sink");
+            await Task.Delay(200, CancellationToken.None).ConfigureAwait(false);
+        }
+        var drained = processor.Processed >= producer.Produced && sink.RecordsWritten(settings.Topics.Telemetry) >= producer.Produced;
+        await maintenance.RunOnceAsync(CancellationToken.None).ConfigureAwait(false);
+        await workers.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(processorTask, sinkTask).ConfigureAwait(false);
+        progress.Print(sink.IsBackingOff);
+        progress.Finish();
+
+        await PrintSummaryAsync(runtime, counters, simulator, simulatedStart, producer, started.Elapsed, publishingTime, drained).ConfigureAwait(false);
+        return drained ? 0 : 1;
+    }
+
+    private static string Describe(PipelineRuntime runtime)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(runtime.ConnectionString);
+        var where = runtime.LocalPostgres is { } local ? $"private cluster in {local.ClusterDirectory}" : "configured server";
+        return $"{builder.Host}:{builder.Port}/{builder.Database} ({where})";
+    }
+
+    private static void ThrowIfFaulted(Task task, string role)
+    {
+        if (task.IsFaulted)
+            throw new InvalidOperationException($"The {role} stopped with an error.", task.Exception?.GetBaseException());
+    }
+
+    private static async Task PrintSummaryAsync(PipelineRuntime runtime, PipelineCounters counters, FleetSimulator simulator,
+        DateTimeOffset simulatedStart, SimulatorProducer producer, TimeSpan elapsed, TimeSpan publishingTime, bool drained)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"Summary ({elapsed.TotalSeconds:0.0} s wall, {simulator.Now - simulatedStart:g} of simulated time up to {simulator.Now:yyyy-MM-dd HH:mm} UTC)");
+        Console.WriteLine($"  published   {producer.Produced,12:N0} records ({producer.Broken:N0} deliberately broken), {producer.Produced / Math.Max(0.001, publishingTime.TotalSeconds),8:N0}/s over {publishingTime.TotalSeconds:0.0} s");
+        Console.WriteLine($"  accepted    {counters.Accepted,12:N0} samples into windows");
+        Console.WriteLine($"  rejected    {counters.Rejected,12:N0} → dead-letter topic  {Format(counters.RejectedByReason)}");
+        Console.WriteLine($"  windows     {counters.Windows,12:N0} closed (entity × window), published as features");
+        Console.WriteLine($"  alerts      {counters.Alerts,12:N0} events  {Format(counters.AlertsByStatus)}");
+        Console.WriteLine($"  incidents   {simulator.Labels.Count,12:N0} injected and ended  {Format(simulator.Labels.GroupBy(l => l.Kind.ToString()).ToDictionary(g => g.Key, g => (long)g.Count()))}");
+        Console.WriteLine("  database rows (counted in the database):");
+        await using var connection = await runtime.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+        foreach (var table in new[] { "metrics", "features", "anomaly_scores", "alerts", "dead_letters" })
+        {
+            await using var count = new NpgsqlCommand($"SELECT count(*) FROM {table}", connection);
+            var rows = (long)(await count.ExecuteScalarAsync().ConfigureAwait(false))!;
+            Console.WriteLine($"    {table,-16}{rows,12:N0}");
+        }
+        Console.WriteLine(drained
+            ? "  All published records were processed and written."
+            : "  WARNING: the pipeline had not caught up within 60 s of the end; see the counts above.");
+        Console.WriteLine($"Explore: psql \"{Redact(runtime.ConnectionString)}\" -c \"SELECT entity, status, severity, score, payload->'contributors'->0->>'metric' AS top_metric FROM alerts ORDER BY time DESC LIMIT 10\"");
+    }
+
+    private static string Redact(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        return $"host={builder.Host} port={builder.Port} dbname={builder.Database} user={builder.Username}";
+    }
+
+    private static string Format(IReadOnlyDictionary<string, long> counts) =>
+        counts.Count == 0 ? "" : "(" + string.Join(", ", counts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value:N0}")) + ")";
+
+    /// <summary>One line that rewrites itself on a terminal, or a line every few seconds when output is redirected (CI logs).</summary>
+    private sealed class ProgressLine(PipelineCounters counters, FleetSimulator simulator, Stopwatch started)
+    {
+        private readonly bool _interactive = !Console.IsOutputRedirected;
+        private long _lastProduced;
+        private TimeSpan _lastAt;
+
+        public TimeSpan Interval => _interactive ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(5);
+
+        public void Print(bool backingOff)
+        {
+            var now = started.Elapsed;
+            var produced = counters.Produced;
+            var rate = (produced - _lastProduced) / Math.Max(0.001, (now - _lastAt).TotalSeconds);
+            _lastProduced = produced;
+            _lastAt = now;
+            var line = $"[{now:mm\\:ss}] {produced:N0} samples ({rate:N0}/s) | windows {counters.Windows:N0} | alerts {counters.Alerts:N0} | " +
+                       $"rows {counters.Rows:N0} | dead letters {counters.Rejected:N0} | sim {simulator.Now:MM-dd HH:mm}{(backingOff ? " | DB unavailable, sink paused" : "")}";
+            if (_interactive)
+                Console.Write("\r" + line.PadRight(Math.Min(Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 160, 160)));
+            else
+                Console.WriteLine(line);
+        }
+
+        public void Finish()
+        {
+            if (_interactive)
+                Console.WriteLine();
+        }
+    }
+}
