@@ -118,6 +118,9 @@ public static class TelemetryParser
                         break;
                     case JsonTokenType.String when IsNonFiniteLiteral(reader.ValueSpan):
                         return Reject(out rejection, RejectionReason.NonFiniteMetric, $"metric '{name}' is {reader.GetString()}; only finite numbers are accepted");
+                    case JsonTokenType.String when double.TryParse(reader.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out _):
+                        // A quoted number is a metric sent with the wrong type, not a label: say so rather than lose it.
+                        return Reject(out rejection, RejectionReason.NonNumericMetric, $"metric '{name}' is a quoted number (\"{reader.GetString()}\"); send numbers unquoted");
                     case JsonTokenType.String or JsonTokenType.True or JsonTokenType.False:
                         // Flat producers put labels such as region or role next to their metrics.
                         tags ??= new Dictionary<string, string>(StringComparer.Ordinal);
