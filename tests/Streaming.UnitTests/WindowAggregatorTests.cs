@@ -297,6 +297,8 @@ public sealed class WindowAggregatorTests
         yield return new TestCaseData(valid with { Size = TimeSpan.FromTicks(15_000) }, "Windows:Size").SetName("Fractional_millisecond_size_is_rejected_naming_Windows_Size");
         yield return new TestCaseData(valid with { Advance = TimeSpan.FromSeconds(90) }, "Windows:Advance").SetName("Advance_larger_than_size_is_rejected_naming_Windows_Advance");
         yield return new TestCaseData(valid with { Advance = TimeSpan.FromSeconds(25) }, "Windows:Advance").SetName("Advance_that_does_not_divide_size_is_rejected_naming_Windows_Advance");
+        yield return new TestCaseData(new WindowOptions { Size = TimeSpan.FromMilliseconds(3), Advance = TimeSpan.FromTicks(15_000), Grace = TimeSpan.Zero }, "Windows:Advance")
+            .SetName("Fractional_millisecond_advance_is_rejected_naming_Windows_Advance");
         yield return new TestCaseData(valid with { Advance = TimeSpan.Zero }, "Windows:Advance").SetName("Zero_advance_is_rejected_naming_Windows_Advance");
         yield return new TestCaseData(valid with { Grace = TimeSpan.FromSeconds(-1) }, "Windows:Grace").SetName("Negative_grace_is_rejected_naming_Windows_Grace");
         yield return new TestCaseData(valid with { EwmaAlpha = 0 }, "Windows:EwmaAlpha").SetName("Zero_EwmaAlpha_is_rejected_naming_Windows_EwmaAlpha");
