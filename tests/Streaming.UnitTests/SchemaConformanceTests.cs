@@ -186,35 +186,69 @@ public sealed class SchemaConformanceTests
         var avro = JsonNode.Parse(File.ReadAllText(Path.Combine(SchemaDirectory, avsc)))!;
         Assert.That(avro["namespace"]!.GetValue<string>(), Is.EqualTo("streaming.v1"));
         var schema = _checker.Load(jsonSchema);
-        CompareRecord(avro, schema, schema, avsc);
+
+        var mismatches = AvroMismatches(avro, schema, schema, avsc);
+
+        Assert.That(mismatches, Is.Empty, string.Join(Environment.NewLine, mismatches));
     }
 
-    private static void CompareRecord(JsonNode avroRecord, JsonNode jsonObject, JsonNode root, string where)
+    [Test]
+    public void Avro_parity_check_reports_a_renamed_field_and_a_lost_null()
     {
-        Assert.That(avroRecord["type"]!.GetValue<string>(), Is.EqualTo("record"), where);
+        var avro = JsonNode.Parse(File.ReadAllText(Path.Combine(SchemaDirectory, "feature-vector.avsc")))!;
+        var metricFields = avro["fields"]![4]!["type"]!["items"]!["fields"]!.AsArray();
+        metricFields[9]!["name"] = "ewma_value";
+        metricFields[10]!["type"] = "double";
+        var schema = _checker.Load(Features);
+
+        var mismatches = AvroMismatches(avro, schema, schema, "feature-vector.avsc");
+
+        Assert.That(mismatches, Has.Some.Contains("features[]: field names").And.Some.Contains("ewma_value"));
+        Assert.That(mismatches, Has.Some.EqualTo("feature-vector.avsc.features[].p50: Avro nullable False, JSON nullable True"));
+    }
+
+    private static List<string> AvroMismatches(JsonNode avroRecord, JsonNode jsonObject, JsonNode root, string where)
+    {
+        var mismatches = new List<string>();
+        if (avroRecord["type"]?.GetValue<string>() != "record")
+            return [$"{where}: not an Avro record"];
         var fields = avroRecord["fields"]!.AsArray();
         var properties = jsonObject["properties"]!.AsObject();
-        Assert.That(fields.Select(f => f!["name"]!.GetValue<string>()), Is.EqualTo(properties.Select(p => p.Key)), $"{where}: field names and order");
+        var avroNames = fields.Select(f => f!["name"]!.GetValue<string>()).ToArray();
+        var jsonNames = properties.Select(p => p.Key).ToArray();
+        if (!avroNames.SequenceEqual(jsonNames))
+            mismatches.Add($"{where}: field names [{string.Join(", ", avroNames)}] differ from JSON properties [{string.Join(", ", jsonNames)}]");
         foreach (var field in fields)
         {
             var name = field!["name"]!.GetValue<string>();
+            if (!properties.TryGetPropertyValue(name, out var propertyNode))
+                continue;
+            var property = Deref(propertyNode!, root);
             var avroType = field["type"]!;
             var avroObject = avroType as JsonObject;
-            var property = Deref(properties[name]!, root);
             var jsonTypes = property["type"] is JsonArray a ? a.Select(t => t!.GetValue<string>()).ToArray() : [property["type"]!.GetValue<string>()];
-            var nullableInAvro = avroType is JsonArray union && union.Any(t => t!.GetValueKind() == JsonValueKind.String && t.GetValue<string>() == "null");
-            Assert.That(nullableInAvro, Is.EqualTo(jsonTypes.Contains("null")), $"{where}.{name}: nullability");
-            if (nullableInAvro)
-                Assert.That(field.AsObject().TryGetPropertyValue("default", out var defaultValue) && defaultValue is null, Is.True, $"{where}.{name}: nullable fields default to null");
-            if (avroObject?["logicalType"]?.GetValue<string>() == "timestamp-millis")
-                Assert.That(property["format"]?.GetValue<string>(), Is.EqualTo("date-time"), $"{where}.{name}: timestamp");
-            if (property["format"]?.GetValue<string>() == "date-time")
-                Assert.That(avroObject?["logicalType"]?.GetValue<string>(), Is.EqualTo("timestamp-millis"), $"{where}.{name}: timestamp");
-            if (avroType is JsonObject { } complex && complex["type"]!.GetValue<string>() == "array")
-                CompareRecord(complex["items"]!, Deref(property["items"]!, root), root, $"{where}.{name}[]");
-            if (avroType is JsonObject { } e && e["type"]!.GetValue<string>() == "enum")
-                Assert.That(e["symbols"]!.AsArray().Select(s => s!.GetValue<string>()), Is.EqualTo(property["enum"]!.AsArray().Select(s => s!.GetValue<string>())), $"{where}.{name}: enum symbols");
+            var avroNullable = avroType is JsonArray union && union.Any(t => t!.GetValueKind() == JsonValueKind.String && t.GetValue<string>() == "null");
+            var jsonNullable = jsonTypes.Contains("null");
+            if (avroNullable != jsonNullable)
+                mismatches.Add($"{where}.{name}: Avro nullable {avroNullable}, JSON nullable {jsonNullable}");
+            if (avroNullable && !(field.AsObject().TryGetPropertyValue("default", out var defaultValue) && defaultValue is null))
+                mismatches.Add($"{where}.{name}: a nullable Avro field must default to null");
+            var avroTimestamp = avroObject?["logicalType"]?.GetValue<string>() == "timestamp-millis";
+            var jsonTimestamp = property["format"]?.GetValue<string>() == "date-time";
+            if (avroTimestamp != jsonTimestamp)
+                mismatches.Add($"{where}.{name}: Avro timestamp-millis {avroTimestamp}, JSON date-time {jsonTimestamp}");
+            var avroKind = avroObject?["type"]?.GetValue<string>();
+            if (avroKind == "array")
+                mismatches.AddRange(AvroMismatches(avroObject!["items"]!, Deref(property["items"]!, root), root, $"{where}.{name}[]"));
+            if (avroKind == "enum")
+            {
+                var symbols = avroObject!["symbols"]!.AsArray().Select(x => x!.GetValue<string>());
+                var values = property["enum"]?.AsArray().Select(x => x!.GetValue<string>()) ?? [];
+                if (!symbols.SequenceEqual(values))
+                    mismatches.Add($"{where}.{name}: Avro enum symbols differ from the JSON enum");
+            }
         }
+        return mismatches;
     }
 
     private static JsonNode Deref(JsonNode schema, JsonNode root)
