@@ -134,6 +134,10 @@ public static class TelemetryParser
             }
         }
 
+        // Anything after the object (a second record, garbage) makes the record malformed: Read throws for it, false at the end.
+        if (reader.Read())
+            return Reject(out rejection, RejectionReason.MalformedJson, $"unexpected {Describe(reader.TokenType)} after the JSON object");
+
         if (entity is null)
             return Reject(out rejection, RejectionReason.MissingEntity, "no entity: set one of 'entity', 'entity_id', 'host', 'machine', 'device'");
         if (timestamp is null)

@@ -178,7 +178,8 @@ public sealed class FleetSimulator
                 metrics[i] = new MetricValue(MetricNames[i], Math.Round(values[i], 4));
             var sample = new TelemetrySample(_name, nowMs, metrics);
 
-            if (_incident is { } current && nowMs + _fleet._intervalMs > current.EndMs)
+            // The incident covers [Start, End): its last sample precedes End, where a downtime begins.
+            if (_incident is { } current && nowMs + _fleet._intervalMs >= current.EndMs)
                 EndIncident(current);
             return sample;
         }

@@ -29,8 +29,8 @@ public sealed record WindowOptions
     {
         if (Size <= TimeSpan.Zero || Size.TotalMilliseconds % 1 != 0)
             throw new ArgumentException($"Windows:Size must be a positive whole number of milliseconds, was {Size}.");
-        if (Advance is { } advance && (advance <= TimeSpan.Zero || advance > Size || Size.Ticks % advance.Ticks != 0))
-            throw new ArgumentException($"Windows:Advance must be positive, at most Windows:Size and divide it evenly; was {advance} with size {Size}.");
+        if (Advance is { } advance && (advance <= TimeSpan.Zero || advance > Size || Size.Ticks % advance.Ticks != 0 || advance.TotalMilliseconds % 1 != 0))
+            throw new ArgumentException($"Windows:Advance must be a positive whole number of milliseconds, at most Windows:Size and divide it evenly; was {advance} with size {Size}.");
         if (Grace < TimeSpan.Zero)
             throw new ArgumentException($"Windows:Grace must be zero or positive, was {Grace}.");
         if (EwmaAlpha is <= 0 or > 1 || double.IsNaN(EwmaAlpha))
