@@ -11,6 +11,7 @@ public sealed class SchemaConformanceTests
     private const string Flat = "telemetry-sample-flat.schema.json";
     private const string Features = "feature-vector.schema.json";
     private const string Anomaly = "anomaly-event.schema.json";
+    private const string Score = "score-event.schema.json";
 
     private static readonly string SchemaDirectory = Path.Combine(AppContext.BaseDirectory, "schemas");
     private static readonly DateTimeOffset Now = new(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
@@ -66,6 +67,15 @@ public sealed class SchemaConformanceTests
 
         var errors = _checker.Validate(Features, Serialize(closed[0].ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent));
 
+        Assert.That(errors, Is.Empty, Errors(errors));
+    }
+
+    [Test]
+    public void Score_event_written_by_the_contracts_context_conforms_to_its_schema()
+    {
+        var score = new ScoreEvent("web-1", Now, Now.AddMinutes(1), "robust-baseline", "1", 2.5, 6, false,
+            [new Contributor("cpu_usage", 1, 40, 45)]);
+        var errors = _checker.Validate(Score, Serialize(score, ContractsJsonContext.Default.ScoreEvent));
         Assert.That(errors, Is.Empty, Errors(errors));
     }
 
@@ -181,6 +191,7 @@ public sealed class SchemaConformanceTests
     [TestCase("telemetry-sample.avsc", Generic)]
     [TestCase("feature-vector.avsc", Features)]
     [TestCase("anomaly-event.avsc", Anomaly)]
+    [TestCase("score-event.avsc", Score)]
     public void Avro_schema_has_exactly_the_json_schema_fields(string avsc, string jsonSchema)
     {
         var avro = JsonNode.Parse(File.ReadAllText(Path.Combine(SchemaDirectory, avsc)))!;

@@ -244,7 +244,7 @@ public sealed partial class ProcessorWorker
                 { DeadLetterHeaders.SourceTopic, Encoding.UTF8.GetBytes(source.Topic) },
                 { DeadLetterHeaders.SourcePartition, Encoding.UTF8.GetBytes(source.Partition.Value.ToString()) },
                 { DeadLetterHeaders.SourceOffset, Encoding.UTF8.GetBytes(source.Offset.Value.ToString()) },
-                { DeadLetterHeaders.Stage, "processor"u8.ToArray() },
+                { DeadLetterHeaders.Stage, rejection.Reason is RejectionReason.Late or RejectionReason.DuplicateSample ? "window"u8.ToArray() : "parse"u8.ToArray() },
             };
             worker._pending.Add(new PendingMessage(worker._settings.Topics.DeadLetter,
                 new Message<string?, byte[]> { Key = source.Message.Key, Value = source.Message.Value ?? [], Headers = headers }));

@@ -9,7 +9,7 @@ public sealed record BaselineOptions
     public int HistoryWindows { get; init; } = 30;
 
     /// <summary>Windows needed before a metric is scored; until then the entity is warming up.</summary>
-    public int MinHistory { get; init; } = 8;
+    public int MinHistory { get; init; } = 12;
 
     /// <summary>Robust z-score at or above which a window is anomalous.</summary>
     public double Threshold { get; init; } = 6.0;
