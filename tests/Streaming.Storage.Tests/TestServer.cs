@@ -48,7 +48,7 @@ public sealed class TestServer
     /// <summary>A fresh, uniquely named database; drop it with <see cref="DropDatabaseAsync"/>.</summary>
     internal static async Task<TestDatabase> CreateDatabaseAsync(string prefix, bool withTimescale)
     {
-        var name = $"{prefix}_{Guid.NewGuid():N}"[..40].ToLowerInvariant();
+        var name = $"t_{prefix}_{Guid.NewGuid():N}"[..(prefix.Length + 18)].ToLowerInvariant();
         var connectionString = await PostgresAdmin.CreateDatabaseAsync(AdminConnectionString, name, withTimescale, CancellationToken.None);
         return new TestDatabase(name, connectionString);
     }
