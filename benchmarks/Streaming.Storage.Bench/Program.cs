@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Versioning;
 using System.Text;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Streaming.Storage;
@@ -25,10 +24,12 @@ internal static class Program
         var state = OptionText(args, "--state", Path.Combine(Environment.CurrentDirectory, ".local", "bench-postgres"));
 
         var admin = Environment.GetEnvironmentVariable("STREAMING_PG");
+        LocalPostgres? startedHere = null;
         if (string.IsNullOrWhiteSpace(admin))
         {
             var cluster = await LocalPostgres.StartAsync(new LocalPostgresOptions { StateDirectory = state }, NullLogger.Instance, CancellationToken.None);
             admin = cluster.AdminConnectionString;
+            startedHere = cluster.Reused ? null : cluster;
         }
 
         var dbName = "bench_" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
@@ -81,6 +82,10 @@ internal static class Program
         {
             NpgsqlConnection.ClearAllPools();
             await PostgresAdmin.DropDatabaseAsync(admin, dbName, CancellationToken.None);
+            if (startedHere is not null)
+            {
+                await startedHere.StopAsync();
+            }
         }
     }
 

@@ -47,6 +47,9 @@ internal sealed class LocalPostgres
     /// <summary>Superuser connection to the "postgres" database.</summary>
     public string AdminConnectionString { get; }
 
+    /// <summary>True when StartAsync found the cluster already running (e.g. started by an earlier run) and reused it.</summary>
+    public bool Reused { get; private set; }
+
     private static bool RunsAsRoot => Environment.IsPrivilegedProcess;
 
     public static async Task<LocalPostgres> StartAsync(LocalPostgresOptions options, ILogger logger, CancellationToken cancellationToken)
@@ -70,6 +73,7 @@ internal sealed class LocalPostgres
         if (await cluster.IsRunningAsync(cancellationToken))
         {
             await cluster.WaitUntilReadyAsync(cancellationToken);
+            cluster.Reused = true;
             StorageLog.LocalPostgresReady(logger, "reused", port, dataDirectory);
         }
         else

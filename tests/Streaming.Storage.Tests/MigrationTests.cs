@@ -137,6 +137,34 @@ public sealed class MigrationTests
     }
 
     [Test]
+    public async Task The_maintenance_background_service_refreshes_rollups_as_soon_as_it_starts([Values] bool timescale)
+    {
+        var db = Db(timescale);
+        await using var dataSource = NpgsqlDataSource.Create(db.ConnectionString);
+        var writer = new TimescaleWriter(dataSource, Capabilities(timescale), TimeProvider.System, new TestLogger());
+        var batch = new SinkBatch();
+        batch.Metrics.Add(new MetricRow(DateTimeOffset.UtcNow, "hosted-entity", "temperature", 5));
+        await writer.WriteBatchAsync(batch, "hosted-test", [], CancellationToken.None);
+
+        using var loop = new MaintenanceLoop(dataSource, Capabilities(timescale), new MaintenanceOptions(), TimeProvider.System, new TestLogger());
+        await loop.StartAsync(CancellationToken.None);
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (await db.ScalarAsync("SELECT count(*) FROM metrics_1m WHERE entity = 'hosted-entity'") is 0L && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+        }
+
+        Assert.That(await db.ScalarAsync("SELECT sum(samples) FROM metrics_1m WHERE entity = 'hosted-entity'"), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Concurrent_migrators_on_a_fresh_database_apply_each_version_once()
     {
         var db = await TestServer.CreateDatabaseAsync("migr_conc", withTimescale: true);

@@ -30,6 +30,7 @@ public sealed class OutageTests
     {
         var again = await LocalPostgres.StartAsync(new LocalPostgresOptions { StateDirectory = _stateDirectory! }, new TestLogger(), CancellationToken.None);
 
+        Assert.That(again.Reused, Is.True);
         Assert.That(again.Port, Is.EqualTo(_cluster!.Port));
         Assert.That(again.AdminConnectionString, Is.EqualTo(_cluster.AdminConnectionString));
         await using var connection = new NpgsqlConnection(again.AdminConnectionString);
