@@ -56,3 +56,45 @@ public sealed class OptionsTests
         Assert.That(migrations.Select(m => m.Name), Is.EqualTo(new[] { "core_tables", "rollups", "policies", "roles" }));
     }
 }
+
+public sealed class LocalPostgresDirectoryTests
+{
+    [Test]
+    public void A_state_directory_under_a_private_parent_falls_back_to_var_tmp_keyed_by_its_path()
+    {
+        var parent = Directory.CreateTempSubdirectory("streaming-private-");
+        try
+        {
+            File.SetUnixFileMode(parent.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var requested = Path.Combine(parent.FullName, "state");
+
+            var chosen = LocalPostgres.ChooseClusterDirectory(requested, runsAsRoot: true);
+
+            Assert.That(chosen, Does.StartWith("/var/tmp/streaming-pg-"));
+            Assert.That(LocalPostgres.ChooseClusterDirectory(requested, runsAsRoot: true), Is.EqualTo(chosen), "stable across runs");
+            Assert.That(LocalPostgres.ChooseClusterDirectory(requested + "-other", runsAsRoot: true), Is.Not.EqualTo(chosen));
+            Assert.That(LocalPostgres.ChooseClusterDirectory(requested, runsAsRoot: false), Is.EqualTo(requested),
+                "without root the server runs as the current user, who can reach its own directories");
+        }
+        finally
+        {
+            parent.Delete(recursive: true);
+        }
+    }
+
+    [Test]
+    public void A_state_directory_with_traversable_parents_is_used_as_is()
+    {
+        var parent = Directory.CreateTempSubdirectory("streaming-public-");
+        try
+        {
+            File.SetUnixFileMode(parent.FullName, (UnixFileMode)0b111_101_101);
+            var requested = Path.Combine(parent.FullName, "state");
+            Assert.That(LocalPostgres.ChooseClusterDirectory(requested, runsAsRoot: true), Is.EqualTo(requested));
+        }
+        finally
+        {
+            parent.Delete(recursive: true);
+        }
+    }
+}
