@@ -39,8 +39,8 @@ public sealed partial class GrafanaDashboardTests
             {
                 var writer = new TimescaleWriter(dataSource, capabilities, TimeProvider.System, new TestLogger());
                 await writer.WriteBatchAsync(SampleData.Build(_end), "grafana-test", [new SourceOffset("telemetry", 0, 1)], CancellationToken.None);
-                await new MaintenanceLoop(dataSource, capabilities, new MaintenanceOptions(), TimeProvider.System, new TestLogger())
-                    .RunOnceAsync(CancellationToken.None);
+                using var maintenance = new MaintenanceLoop(dataSource, capabilities, new MaintenanceOptions(), TimeProvider.System, new TestLogger());
+                Assert.That(await maintenance.RunOnceAsync(CancellationToken.None), Is.True);
             }
 
             await db.ExecuteAsync($$"""

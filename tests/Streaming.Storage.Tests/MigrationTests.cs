@@ -103,8 +103,8 @@ public sealed class MigrationTests
         }
 
         await writer.WriteBatchAsync(batch, "rollup-test", [], CancellationToken.None);
-        var maintenance = new MaintenanceLoop(dataSource, Capabilities(timescale), new MaintenanceOptions(), TimeProvider.System, new TestLogger());
-        await maintenance.RunOnceAsync(CancellationToken.None);
+        using var maintenance = new MaintenanceLoop(dataSource, Capabilities(timescale), new MaintenanceOptions(), TimeProvider.System, new TestLogger());
+        Assert.That(await maintenance.RunOnceAsync(CancellationToken.None), Is.True);
 
         Assert.That(await db.ScalarAsync("SELECT sum(samples) FROM metrics_1m WHERE entity = 'rollup-entity'"), Is.EqualTo(120));
         Assert.That(await db.ScalarAsync("SELECT sum(samples) FROM metrics_1h WHERE entity = 'rollup-entity'"), Is.EqualTo(120));
@@ -129,7 +129,7 @@ public sealed class MigrationTests
         batch.DeadLetters.Add(new DeadLetterRow(now.AddDays(-1), "t", 0, 2, "schema", "new", [2]));
         await writer.WriteBatchAsync(batch, "retention-test", [], CancellationToken.None);
 
-        var maintenance = new MaintenanceLoop(dataSource, Capabilities(timescale), new MaintenanceOptions(), TimeProvider.System, new TestLogger());
+        using var maintenance = new MaintenanceLoop(dataSource, Capabilities(timescale), new MaintenanceOptions(), TimeProvider.System, new TestLogger());
         await maintenance.ApplyRetentionAsync(now, CancellationToken.None);
 
         Assert.That(await db.ScalarAsync("SELECT array_agg(value ORDER BY value) FROM metrics WHERE entity = 'retention-entity'"), Is.EqualTo(new[] { 2.0 }));
@@ -162,6 +162,32 @@ public sealed class MigrationTests
         }
 
         Assert.That(await db.ScalarAsync("SELECT sum(samples) FROM metrics_1m WHERE entity = 'hosted-entity'"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_maintenance_run_is_skipped_while_another_instance_holds_the_lock()
+    {
+        var db = Db(timescale: false);
+        await using var dataSource = NpgsqlDataSource.Create(db.ConnectionString);
+        var batch = new SinkBatch();
+        batch.Metrics.Add(new MetricRow(DateTimeOffset.UtcNow, "locked-entity", "temperature", 1));
+        await new TimescaleWriter(dataSource, Capabilities(false), TimeProvider.System, new TestLogger())
+            .WriteBatchAsync(batch, "lock-test", [], CancellationToken.None);
+        using var maintenance = new MaintenanceLoop(dataSource, Capabilities(false), new MaintenanceOptions(), TimeProvider.System, new TestLogger());
+
+        // Unpooled: closing it must really end the session, and with it the lock.
+        await using (var other = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(db.ConnectionString) { Pooling = false }.ConnectionString))
+        {
+            await other.OpenAsync();
+            await using var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({MaintenanceLoop.AdvisoryLockKey})", other);
+            await hold.ExecuteNonQueryAsync();
+
+            Assert.That(await maintenance.RunOnceAsync(CancellationToken.None), Is.False);
+            Assert.That(await db.ScalarAsync("SELECT count(*) FROM metrics_1m WHERE entity = 'locked-entity'"), Is.EqualTo(0));
+        }
+
+        Assert.That(await maintenance.RunOnceAsync(CancellationToken.None), Is.True, "the lock ends with the other session");
+        Assert.That(await db.ScalarAsync("SELECT count(*) FROM metrics_1m WHERE entity = 'locked-entity'"), Is.EqualTo(1));
     }
 
     [Test]
