@@ -47,6 +47,9 @@ internal sealed class LocalPostgres
     /// <summary>Superuser connection to the "postgres" database.</summary>
     public string AdminConnectionString { get; }
 
+    /// <summary>True when StartAsync found the cluster already running (e.g. started by an earlier run) and reused it.</summary>
+    public bool Reused { get; private set; }
+
     private static bool RunsAsRoot => Environment.IsPrivilegedProcess;
 
     public static async Task<LocalPostgres> StartAsync(LocalPostgresOptions options, ILogger logger, CancellationToken cancellationToken)
@@ -70,6 +73,7 @@ internal sealed class LocalPostgres
         if (await cluster.IsRunningAsync(cancellationToken))
         {
             await cluster.WaitUntilReadyAsync(cancellationToken);
+            cluster.Reused = true;
             StorageLog.LocalPostgresReady(logger, "reused", port, dataDirectory);
         }
         else
@@ -189,12 +193,9 @@ internal sealed class LocalPostgres
 
     private static async Task<string> PrepareDirectoryAsync(string requested, ILogger logger, CancellationToken cancellationToken)
     {
-        var directory = requested;
-        if (RunsAsRoot && !PostgresCanTraverseParents(requested))
+        var directory = ChooseClusterDirectory(requested, RunsAsRoot);
+        if (directory != requested)
         {
-            // e.g. a checkout under /root: the postgres user could never reach the data directory.
-            var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(requested)))[..16];
-            directory = Path.Combine("/var/tmp", $"streaming-pg-{hash}");
             StorageLog.LocalPostgresFallbackDirectory(logger, requested, directory);
         }
 
@@ -206,6 +207,21 @@ internal sealed class LocalPostgres
         }
 
         return directory;
+    }
+
+    /// <summary>
+    /// The requested directory, unless the server must run as the postgres user and cannot reach it (e.g. a checkout
+    /// under /root): then a /var/tmp directory keyed by a hash of the requested path, so each checkout keeps its own cluster.
+    /// </summary>
+    internal static string ChooseClusterDirectory(string requested, bool runsAsRoot)
+    {
+        if (!runsAsRoot || PostgresCanTraverseParents(requested))
+        {
+            return requested;
+        }
+
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(requested)))[..16];
+        return Path.Combine("/var/tmp", $"streaming-pg-{hash}");
     }
 
     /// <summary>Every existing ancestor must be world-searchable (the postgres user owns none of them).</summary>

@@ -54,16 +54,56 @@ internal sealed class MaintenanceLoop : BackgroundService
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
     }
 
-    /// <summary>One maintenance pass: rollups for [now - RefreshLookback, now], then retention.</summary>
-    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    // Several sink instances may each run a MaintenanceLoop; only one per database works at a time.
+    internal const long AdvisoryLockKey = 0x5354_524D_4D41_494E; // "STRMMAIN"
+
+    /// <summary>
+    /// One maintenance pass: rollups for [now - RefreshLookback, now], then retention. Returns false (and does nothing)
+    /// when another instance holds the maintenance lock for this database.
+    /// </summary>
+    public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var now = _timeProvider.GetUtcNow();
-        await RefreshRollupsAsync(now - _options.RefreshLookback, now, cancellationToken);
-        await ApplyRetentionAsync(now, cancellationToken);
+        await using var connection = await _ownerDataSource.OpenConnectionAsync(cancellationToken);
+        await using (var tryLock = new NpgsqlCommand($"SELECT pg_try_advisory_lock({AdvisoryLockKey})", connection))
+        {
+            if (!(bool)(await tryLock.ExecuteScalarAsync(cancellationToken))!)
+            {
+                StorageLog.MaintenanceSkipped(_logger);
+                return false;
+            }
+        }
+
+        try
+        {
+            var now = _timeProvider.GetUtcNow();
+            await RefreshRollupsAsync(connection, now - _options.RefreshLookback, now, cancellationToken);
+            await ApplyRetentionAsync(connection, now, cancellationToken);
+            return true;
+        }
+        finally
+        {
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                await using var unlock = new NpgsqlCommand($"SELECT pg_advisory_unlock({AdvisoryLockKey})", connection);
+                await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+        }
     }
 
     /// <summary>Recomputes rollup buckets overlapping [from, to]: e.g. after back-filling late data older than the lookback.</summary>
     public async Task RefreshRollupsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        await using var connection = await _ownerDataSource.OpenConnectionAsync(cancellationToken);
+        await RefreshRollupsAsync(connection, from, to, cancellationToken);
+    }
+
+    public async Task ApplyRetentionAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await _ownerDataSource.OpenConnectionAsync(cancellationToken);
+        await ApplyRetentionAsync(connection, now, cancellationToken);
+    }
+
+    private async Task RefreshRollupsAsync(NpgsqlConnection connection, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
         var minuteFrom = Floor(from, TimeSpan.FromMinutes(1));
         var hourFrom = Floor(from, TimeSpan.FromHours(1));
@@ -79,20 +119,20 @@ internal sealed class MaintenanceLoop : BackgroundService
             }
 
             // refresh_continuous_aggregate cannot run inside a transaction block: each CALL is its own implicit transaction.
-            await ExecuteAsync($"CALL refresh_continuous_aggregate('metrics_1m', {Literal(minuteFrom)}, {Literal(minuteTo)})", cancellationToken);
-            await ExecuteAsync($"CALL refresh_continuous_aggregate('metrics_1h', {Literal(hourFrom)}, {Literal(hourTo)})", cancellationToken);
+            await ExecuteAsync(connection, $"CALL refresh_continuous_aggregate('metrics_1m', {Literal(minuteFrom)}, {Literal(minuteTo)})", cancellationToken);
+            await ExecuteAsync(connection, $"CALL refresh_continuous_aggregate('metrics_1h', {Literal(hourFrom)}, {Literal(hourTo)})", cancellationToken);
         }
         else
         {
-            await ExecuteRangeAsync(RefreshMinuteSql, minuteFrom, minuteTo, cancellationToken);
-            await ExecuteRangeAsync(RefreshHourSql, hourFrom, hourTo, cancellationToken);
+            await ExecuteRangeAsync(connection, RefreshMinuteSql, minuteFrom, minuteTo, cancellationToken);
+            await ExecuteRangeAsync(connection, RefreshHourSql, hourFrom, hourTo, cancellationToken);
         }
 
         StorageLog.RollupRefreshed(_logger, "metrics_1m", minuteFrom, minuteTo);
         StorageLog.RollupRefreshed(_logger, "metrics_1h", hourFrom, hourTo);
     }
 
-    public async Task ApplyRetentionAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task ApplyRetentionAsync(NpgsqlConnection connection, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (_capabilities.HasRetentionPolicies)
         {
@@ -120,14 +160,14 @@ internal sealed class MaintenanceLoop : BackgroundService
             {
                 // drop_chunks removes whole chunks entirely older than the cutoff (cheap, no dead tuples); rows in a chunk
                 // straddling the cutoff live until the chunk's end passes it - at most one chunk interval longer.
-                await using var cmd = _ownerDataSource.CreateCommand($"SELECT count(*) FROM drop_chunks('{table}', older_than => @cutoff)");
+                await using var cmd = new NpgsqlCommand($"SELECT count(*) FROM drop_chunks('{table}', older_than => @cutoff)", connection);
                 cmd.Parameters.Add(new NpgsqlParameter<DateTime>("cutoff", NpgsqlDbType.TimestampTz) { TypedValue = cutoff.UtcDateTime });
                 var dropped = (long)(await cmd.ExecuteScalarAsync(cancellationToken) ?? 0L);
                 StorageLog.RetentionApplied(_logger, table, cutoff, dropped, "chunks");
             }
             else
             {
-                await using var cmd = _ownerDataSource.CreateCommand($"DELETE FROM {table} WHERE {timeColumn} < @cutoff");
+                await using var cmd = new NpgsqlCommand($"DELETE FROM {table} WHERE {timeColumn} < @cutoff", connection);
                 cmd.Parameters.Add(new NpgsqlParameter<DateTime>("cutoff", NpgsqlDbType.TimestampTz) { TypedValue = cutoff.UtcDateTime });
                 var deleted = await cmd.ExecuteNonQueryAsync(cancellationToken);
                 StorageLog.RetentionApplied(_logger, table, cutoff, deleted, "rows");
@@ -159,15 +199,15 @@ internal sealed class MaintenanceLoop : BackgroundService
     private static string Literal(DateTimeOffset value) =>
         "TIMESTAMPTZ '" + value.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00'";
 
-    private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {
-        await using var cmd = _ownerDataSource.CreateCommand(sql);
+        await using var cmd = new NpgsqlCommand(sql, connection);
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private async Task ExecuteRangeAsync(string sql, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    private static async Task ExecuteRangeAsync(NpgsqlConnection connection, string sql, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        await using var cmd = _ownerDataSource.CreateCommand(sql);
+        await using var cmd = new NpgsqlCommand(sql, connection);
         cmd.Parameters.Add(new NpgsqlParameter<DateTime>("from", NpgsqlDbType.TimestampTz) { TypedValue = from.UtcDateTime });
         cmd.Parameters.Add(new NpgsqlParameter<DateTime>("to", NpgsqlDbType.TimestampTz) { TypedValue = to.UtcDateTime });
         await cmd.ExecuteNonQueryAsync(cancellationToken);

@@ -37,6 +37,9 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 7131, Level = LogLevel.Debug, Message = "Maintenance: retention on {Table} older than {Cutoff:o} removed {Removed} {Unit}")]
     public static partial void RetentionApplied(ILogger logger, string table, DateTimeOffset cutoff, long removed, string unit);
 
+    [LoggerMessage(EventId = 7133, Level = LogLevel.Debug, Message = "Maintenance: another instance holds the maintenance lock; skipping this run")]
+    public static partial void MaintenanceSkipped(ILogger logger);
+
     [LoggerMessage(EventId = 7132, Level = LogLevel.Error, Message = "Maintenance run failed (transient: {Transient}); retrying at the next interval")]
     public static partial void MaintenanceFailed(ILogger logger, Exception exception, bool transient);
 }

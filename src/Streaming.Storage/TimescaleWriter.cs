@@ -175,45 +175,37 @@ internal sealed class TimescaleWriter
             (topics[i], partitions[i], nextOffsets[i]) = (o.Topic, o.Partition, o.NextOffset);
         }
 
-        await using (var upsert = new NpgsqlCommand(UpsertOffsetsSql, connection, tx))
+        // RETURNING lists the partitions that advanced; the rest were already at or beyond this batch.
+        var advanced = new HashSet<(string, int)>();
+        await using (var upsert = new NpgsqlCommand(UpsertOffsetsSql + " RETURNING topic, partition", connection, tx))
         {
             upsert.Parameters.Add(new NpgsqlParameter<string>("group", NpgsqlDbType.Text) { TypedValue = consumerGroup });
             upsert.Parameters.Add(new NpgsqlParameter<string[]>("topics", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = topics });
             upsert.Parameters.Add(new NpgsqlParameter<int[]>("partitions", NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = partitions });
             upsert.Parameters.Add(new NpgsqlParameter<long[]>("offsets", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = nextOffsets });
-            if (await upsert.ExecuteNonQueryAsync(cancellationToken) == offsets.Count)
-            {
-                return true;
-            }
-        }
-
-        // Some partition did not advance: find out whether the whole batch is already stored or only part of it.
-        var stored = new Dictionary<(string, int), long>();
-        await using (var query = new NpgsqlCommand(
-            "SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = @g", connection, tx))
-        {
-            query.Parameters.Add(new NpgsqlParameter<string>("g", NpgsqlDbType.Text) { TypedValue = consumerGroup });
-            await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+            await using var reader = await upsert.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                stored[(reader.GetString(0), reader.GetInt32(1))] = reader.GetInt64(2);
+                advanced.Add((reader.GetString(0), reader.GetInt32(1)));
             }
         }
 
-        var behind = new List<string>();
-        for (var i = 0; i < offsets.Count; i++)
+        if (advanced.Count == offsets.Count)
         {
-            if (!stored.TryGetValue((topics[i], partitions[i]), out var current) || current < nextOffsets[i])
-            {
-                behind.Add($"{topics[i]}[{partitions[i]}]");
-            }
+            return true;
         }
 
-        return behind.Count == 0
-            ? false
-            : throw new OffsetConflictException(
-                $"Consumer group '{consumerGroup}': stored offsets already cover part of this batch but not {string.Join(", ", behind)}. " +
-                "Writing it would duplicate rows; reload offsets with LoadOffsetsAsync, seek the consumer there and rebuild the batch.");
+        if (advanced.Count == 0)
+        {
+            return false;
+        }
+
+        var covered = seen.Where(p => !advanced.Contains(p)).Select(p => $"{p.Item1}[{p.Item2}]");
+        var uncovered = advanced.Select(p => $"{p.Item1}[{p.Item2}]");
+        throw new OffsetConflictException(
+            $"Consumer group '{consumerGroup}': stored offsets already cover this batch for {string.Join(", ", covered)} but not for " +
+            $"{string.Join(", ", uncovered)}. Writing it would duplicate rows; reload offsets with LoadOffsetsAsync, seek the consumer there " +
+            "and rebuild the batch.");
     }
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
