@@ -59,6 +59,8 @@ internal sealed class LocalPostgres
         options.Validate();
 
         var clusterDirectory = await PrepareDirectoryAsync(Path.GetFullPath(options.StateDirectory), logger, cancellationToken);
+        // Two processes starting on the same state directory (the host and a test run) must not both initdb or start.
+        await using var startLock = await AcquireStartLockAsync(Path.Combine(clusterDirectory, "start.lock"), options.StartTimeout, cancellationToken);
         var port = ResolvePort(clusterDirectory, options.Port);
         var dataDirectory = Path.Combine(clusterDirectory, "data");
         var passwordFile = Path.Combine(clusterDirectory, "admin.password");
@@ -236,6 +238,23 @@ internal sealed class LocalPostgres
         }
 
         return true;
+    }
+
+    private static async Task<FileStream> AcquireStartLockAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                // FileShare.None takes an exclusive advisory lock on Unix; it is released when the stream is disposed.
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
     }
 
     private static int ResolvePort(string clusterDirectory, int requested)
