@@ -68,7 +68,7 @@ internal sealed class LocalPostgres
         var initialised = File.Exists(Path.Combine(dataDirectory, "PG_VERSION"));
         if (!initialised)
         {
-            await InitialiseAsync(options, clusterDirectory, dataDirectory, passwordFile, cancellationToken);
+            await InitialiseAsync(options, dataDirectory, passwordFile, cancellationToken);
         }
 
         var cluster = new LocalPostgres(options, logger, clusterDirectory, port, (await File.ReadAllTextAsync(passwordFile, cancellationToken)).Trim());
@@ -158,7 +158,7 @@ internal sealed class LocalPostgres
     }
 
     private static async Task InitialiseAsync(
-        LocalPostgresOptions options, string clusterDirectory, string dataDirectory, string passwordFile, CancellationToken cancellationToken)
+        LocalPostgresOptions options, string dataDirectory, string passwordFile, CancellationToken cancellationToken)
     {
         if (Directory.Exists(dataDirectory) && Directory.EnumerateFileSystemEntries(dataDirectory).Any())
         {
@@ -186,7 +186,8 @@ internal sealed class LocalPostgres
             .AppendLine()
             .AppendLine("# Streaming LocalPostgres")
             .AppendLine("listen_addresses = '127.0.0.1'")
-            .AppendLine(CultureInfo.InvariantCulture, $"unix_socket_directories = '{clusterDirectory}'")
+            // TCP only: a Unix socket under a deep checkout path can exceed the 107-byte socket path limit.
+            .AppendLine("unix_socket_directories = ''")
             .AppendLine("shared_preload_libraries = 'timescaledb'")
             .AppendLine("max_connections = 200")
             .ToString();
