@@ -1,12 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.Versioning;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Streaming.Storage;
-
-[assembly: SupportedOSPlatform("linux")]
 
 namespace Streaming.Storage.Bench;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -13,7 +14,6 @@ namespace Streaming.Storage;
 /// 127.0.0.1 only, password (SCRAM) auth, reused across runs while it is running.
 /// PostgreSQL refuses to run as root, so when this process is root every server binary runs as the postgres OS user.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal sealed class LocalPostgres
 {
     private const string AdminUser = "postgres";
@@ -56,6 +56,11 @@ internal sealed class LocalPostgres
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("LocalPostgres drives a Unix PostgreSQL installation; on Windows point the application at a server instead.");
+        }
+
         options.Validate();
 
         var clusterDirectory = await PrepareDirectoryAsync(Path.GetFullPath(options.StateDirectory), logger, cancellationToken);
@@ -157,6 +162,7 @@ internal sealed class LocalPostgres
         }
     }
 
+    [UnsupportedOSPlatform("windows")]
     private static async Task InitialiseAsync(
         LocalPostgresOptions options, string dataDirectory, string passwordFile, CancellationToken cancellationToken)
     {
@@ -194,6 +200,7 @@ internal sealed class LocalPostgres
         await File.AppendAllTextAsync(Path.Combine(dataDirectory, "postgresql.conf"), settings, cancellationToken);
     }
 
+    [UnsupportedOSPlatform("windows")]
     private static async Task<string> PrepareDirectoryAsync(string requested, ILogger logger, CancellationToken cancellationToken)
     {
         var directory = ChooseClusterDirectory(requested, RunsAsRoot);
@@ -216,6 +223,7 @@ internal sealed class LocalPostgres
     /// The requested directory, unless the server must run as the postgres user and cannot reach it (e.g. a checkout
     /// under /root): then a /var/tmp directory keyed by a hash of the requested path, so each checkout keeps its own cluster.
     /// </summary>
+    [UnsupportedOSPlatform("windows")]
     internal static string ChooseClusterDirectory(string requested, bool runsAsRoot)
     {
         if (!runsAsRoot || PostgresCanTraverseParents(requested))
@@ -228,6 +236,7 @@ internal sealed class LocalPostgres
     }
 
     /// <summary>Every existing ancestor must be world-searchable (the postgres user owns none of them).</summary>
+    [UnsupportedOSPlatform("windows")]
     private static bool PostgresCanTraverseParents(string directory)
     {
         for (var parent = Path.GetDirectoryName(directory); parent is not null; parent = Path.GetDirectoryName(parent))
