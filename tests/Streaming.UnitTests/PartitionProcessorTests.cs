@@ -65,6 +65,25 @@ public sealed class PartitionProcessorTests
         Assert.That(open[0].Contributors[0].Metric, Is.EqualTo("cpu"));
     }
 
+    [Test]
+    public void Adding_samples_to_open_windows_allocates_nothing()
+    {
+        var aggregator = new WindowAggregator(new WindowOptions { Size = TimeSpan.FromMinutes(1), Grace = TimeSpan.FromSeconds(10) });
+        MetricValue[] metrics = [new("cpu", 1), new("memory", 2), new("latency", 3)];
+        var start = Start.ToUnixTimeMilliseconds();
+        // Warm up: the windows, their value buffers and the duplicate-detection sets exist after the first pass.
+        for (var i = 0; i < 50; i++)
+            aggregator.Add($"host-{i % 5}", start + i * 100, metrics);
+        string[] entities = ["host-0", "host-1", "host-2", "host-3", "host-4"];
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 50; i < 60; i++)
+            aggregator.Add(entities[i % 5], start + i * 100, metrics);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.That(allocated, Is.Zero);
+    }
+
     private sealed class CollectingOutput : IProcessorOutput
     {
         public List<Rejection> Rejections { get; } = [];
