@@ -5,7 +5,7 @@ using Streaming.Models.Layers;
 namespace Streaming.Models.Networks;
 
 /// <summary>How the VAE encodes a window before the mu / log-variance heads.</summary>
-public enum VaeEncoderKind
+internal enum VaeEncoderKind
 {
     /// <summary>tanh(Linear) over the flattened window ("encoder.weight", "encoder.bias").</summary>
     Dense,

@@ -6,7 +6,7 @@ namespace Streaming.Models.Serialization;
 
 /// <summary>Which network a manifest describes.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ModelKind>))]
-public enum ModelKind
+internal enum ModelKind
 {
     LstmForecaster,
     Vae,
