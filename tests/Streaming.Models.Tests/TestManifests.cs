@@ -22,4 +22,14 @@ internal static class TestManifests
         Features = ["f0", "f1", "f2", "f3", "f4", "f5"],
         Normalization = new NormalizationStatistics(new float[6], [1, 1, 1, 1, 1, 1]),
     };
+
+    public static ModelManifest Forecaster(int features, int hidden, int sequenceLength) => new()
+    {
+        Kind = ModelKind.LstmForecaster,
+        Version = "test",
+        Architecture = new ModelArchitecture { InputSize = features, HiddenSize = hidden, SequenceLength = sequenceLength },
+        Features = [.. Enumerable.Range(0, features).Select(i => $"f{i}")],
+        Normalization = new NormalizationStatistics(new float[features], [.. Enumerable.Repeat(1f, features)]),
+        ErrorScale = [.. Enumerable.Range(1, features).Select(i => (float)i)],
+    };
 }

@@ -71,9 +71,9 @@ internal static class MatrixKernels
             {
                 bias.CopyTo(row);
             }
-
-            AccumulateTransposed(weightT, input.Slice(b * inputs, inputs), row);
         }
+
+        Gemm.Accumulate(input, batch, weightT, outputs, destination);
     }
 
     /// <summary>matrix[r, :] += scale · a[r] · b for all r (rank-1 update, used by the backward passes).</summary>

@@ -92,6 +92,81 @@ internal sealed class Lstm<T>
 
     public LstmState<T> CreateState(int maxSteps) => new(NumLayers, HiddenSize, maxSteps);
 
+    public LstmBatchState<T> CreateBatchState(int maxBatch, int maxSteps) => new(maxBatch, maxSteps, Math.Max(InputSize, HiddenSize), HiddenSize);
+
+    /// <summary>
+    /// Inference over <paramref name="batch"/> independent sequences at once (row b starts at b·<paramref name="stride"/> and
+    /// holds steps × InputSize values, oldest first), so each recurrent product is one [batch, H]·[H, 4H] GEMM that
+    /// reuses the weights across sequences. Returns the top layer's last hidden state per sequence, [batch, H].
+    /// </summary>
+    public ReadOnlySpan<T> ForwardBatch(ReadOnlySpan<T> sequences, int stride, int batch, int steps, LstmBatchState<T> state)
+    {
+        if (batch > state.MaxBatch || steps > state.MaxSteps || steps < 1 || ((batch - 1) * stride) + (steps * InputSize) > sequences.Length)
+        {
+            throw new ArgumentException($"Batch {batch} x {steps} steps does not fit the input ({sequences.Length} values, stride {stride}) or the state.");
+        }
+
+        var h = HiddenSize;
+        var gatesWidth = 4 * h;
+
+        // Time-major copies make each step's rows of all sequences contiguous, i.e. one GEMM operand.
+        var input = state.SequenceA;
+        for (var t = 0; t < steps; t++)
+        {
+            for (var b = 0; b < batch; b++)
+            {
+                sequences.Slice((b * stride) + (t * InputSize), InputSize).CopyTo(input.AsSpan(((t * batch) + b) * InputSize, InputSize));
+            }
+        }
+
+        var output = state.SequenceB;
+        var gates = state.Gates.AsSpan(0, batch * gatesWidth);
+        var cells = state.Cells.AsSpan(0, batch * h);
+        var tanhCell = state.TanhCell.AsSpan();
+        for (var k = 0; k < NumLayers; k++)
+        {
+            var inputSize = LayerInputSize(k);
+            for (var t = 0; t < steps; t++)
+            {
+                for (var b = 0; b < batch; b++)
+                {
+                    biasSum[k].AsSpan().CopyTo(gates.Slice(b * gatesWidth, gatesWidth));
+                }
+
+                Gemm.Accumulate<T>(input.AsSpan(t * batch * inputSize, batch * inputSize), batch, weightIhT[k], gatesWidth, gates);
+                if (t > 0)
+                {
+                    Gemm.Accumulate<T>(output.AsSpan((t - 1) * batch * h, batch * h), batch, weightHhT[k], gatesWidth, gates);
+                }
+
+                for (var b = 0; b < batch; b++)
+                {
+                    var g = gates.Slice(b * gatesWidth, gatesWidth);
+                    TensorPrimitives.Sigmoid<T>(g[..(2 * h)], g[..(2 * h)]);
+                    TensorPrimitives.Tanh<T>(g.Slice(2 * h, h), g.Slice(2 * h, h));
+                    TensorPrimitives.Sigmoid<T>(g.Slice(3 * h, h), g.Slice(3 * h, h));
+                    var c = cells.Slice(b * h, h);
+                    if (t == 0)
+                    {
+                        TensorPrimitives.Multiply<T>(g[..h], g.Slice(2 * h, h), c);
+                    }
+                    else
+                    {
+                        TensorPrimitives.Multiply<T>(g.Slice(h, h), c, c);
+                        TensorPrimitives.MultiplyAdd<T>(g[..h], g.Slice(2 * h, h), c, c);
+                    }
+
+                    TensorPrimitives.Tanh<T>(c, tanhCell);
+                    TensorPrimitives.Multiply<T>(g.Slice(3 * h, h), tanhCell, output.AsSpan(((t * batch) + b) * h, h));
+                }
+            }
+
+            (input, output) = (output, input);
+        }
+
+        return input.AsSpan((steps - 1) * batch * h, batch * h);
+    }
+
     /// <summary>
     /// Runs the sequence [steps, InputSize] (oldest first) through all layers, recording every activation in
     /// <paramref name="state"/> for a later <see cref="Backward"/>. Returns the top layer's hidden states [steps, H].
@@ -121,7 +196,7 @@ internal sealed class Lstm<T>
                 var gates = acts.Slice(t * gatesWidth, gatesWidth);
                 if (t > 0)
                 {
-                    MatrixKernels.AccumulateTransposed<T>(weightHhT[k], hidden.Slice((t - 1) * h, h), gates);
+                    Gemm.Accumulate<T>(hidden.Slice((t - 1) * h, h), 1, weightHhT[k], gatesWidth, gates);
                 }
 
                 TensorPrimitives.Sigmoid<T>(gates[..(2 * h)], gates[..(2 * h)]);
@@ -217,6 +292,36 @@ internal sealed class Lstm<T>
     }
 
     private int LayerInputSize(int layer) => layer == 0 ? InputSize : HiddenSize;
+}
+
+/// <summary>Scratch for <see cref="Lstm{T}.ForwardBatch"/>: time-major ping-pong sequences, gates and cells.</summary>
+internal sealed class LstmBatchState<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public LstmBatchState(int maxBatch, int maxSteps, int maxWidth, int hidden)
+    {
+        MaxBatch = maxBatch;
+        MaxSteps = maxSteps;
+        SequenceA = new T[maxBatch * maxSteps * maxWidth];
+        SequenceB = new T[maxBatch * maxSteps * maxWidth];
+        Gates = new T[maxBatch * 4 * hidden];
+        Cells = new T[maxBatch * hidden];
+        TanhCell = new T[hidden];
+    }
+
+    public int MaxBatch { get; }
+
+    public int MaxSteps { get; }
+
+    public T[] SequenceA { get; }
+
+    public T[] SequenceB { get; }
+
+    public T[] Gates { get; }
+
+    public T[] Cells { get; }
+
+    public T[] TanhCell { get; }
 }
 
 /// <summary>Activations of one sequence through an <see cref="Lstm{T}"/>, preallocated for a maximum length.</summary>

@@ -54,6 +54,22 @@ internal sealed class ForecasterNetwork<T> : ITrainableNetwork<T>
         Head.Forward(hidden.Slice((steps - 1) * Lstm.HiddenSize, Lstm.HiddenSize), next);
     }
 
+    public LstmBatchState<T> CreateBatchState(int maxBatch) => Lstm.CreateBatchState(maxBatch, ContextLength);
+
+    /// <summary>
+    /// Predicts the next vector for <paramref name="batch"/> contexts; context b starts at b·<paramref name="stride"/>
+    /// and holds ContextLength × F values. Writes [batch, F] into <paramref name="predictions"/>.
+    /// </summary>
+    public void ForwardBatch(ReadOnlySpan<T> contexts, int stride, int batch, LstmBatchState<T> batchState, Span<T> predictions)
+    {
+        var h = Lstm.HiddenSize;
+        var hidden = Lstm.ForwardBatch(contexts, stride, batch, ContextLength, batchState);
+        for (var b = 0; b < batch; b++)
+        {
+            Head.Forward(hidden.Slice(b * h, h), predictions.Slice(b * InputSize, InputSize));
+        }
+    }
+
     /// <summary>Mean squared error of the prediction against <paramref name="target"/>; accumulates gradients.</summary>
     public T ForwardBackward(ReadOnlySpan<T> context, ReadOnlySpan<T> target)
     {

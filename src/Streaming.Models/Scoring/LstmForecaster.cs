@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Streaming.Models.Layers;
 using Streaming.Models.Networks;
 using Streaming.Models.Serialization;
 
@@ -14,6 +15,8 @@ internal sealed class LstmForecaster : IAnomalyScorer
     private readonly ForecasterNetwork<float> network;
     private readonly float[] errorScale;
     private readonly float[] prediction;
+    private LstmBatchState<float>? batchState;
+    private float[] batchPredictions = [];
 
     public LstmForecaster(ModelManifest manifest, ForecasterNetwork<float> network)
     {
@@ -52,10 +55,43 @@ internal sealed class LstmForecaster : IAnomalyScorer
         var split = (SequenceLength - 1) * InputSize;
         network.Forward(sequence[..split], prediction);
         TensorPrimitives.Subtract(prediction, sequence[split..], perFeatureContribution);
-        TensorPrimitives.Multiply(perFeatureContribution, perFeatureContribution, perFeatureContribution);
-        TensorPrimitives.Divide(perFeatureContribution, errorScale, perFeatureContribution);
-        var score = TensorPrimitives.Sum<float>(perFeatureContribution) / InputSize;
-        ScoringGuards.ToShares(perFeatureContribution);
+        return NormalisedError(perFeatureContribution);
+    }
+
+    /// <summary>Scores consecutive windows [count, T, F] into <paramref name="scores"/> [count] and contributions [count, F].</summary>
+    public void ScoreBatch(ReadOnlySpan<float> sequences, Span<float> scores, Span<float> perFeatureContributions)
+    {
+        var window = SequenceLength * InputSize;
+        if (sequences.Length != scores.Length * window || perFeatureContributions.Length != scores.Length * InputSize)
+        {
+            throw new ArgumentException($"Expected {scores.Length} windows of {window} values and {scores.Length}x{InputSize} contribution slots.");
+        }
+
+        // Scratch grows to the largest batch seen, so steady-state batches allocate nothing.
+        var batch = scores.Length;
+        if (batchState is null || batchState.MaxBatch < batch)
+        {
+            batchState = network.CreateBatchState(batch);
+            batchPredictions = new float[batch * InputSize];
+        }
+
+        network.ForwardBatch(sequences, window, batch, batchState, batchPredictions);
+        var context = (SequenceLength - 1) * InputSize;
+        for (var b = 0; b < batch; b++)
+        {
+            var contribution = perFeatureContributions.Slice(b * InputSize, InputSize);
+            TensorPrimitives.Subtract(batchPredictions.AsSpan(b * InputSize, InputSize), sequences.Slice((b * window) + context, InputSize), contribution);
+            scores[b] = NormalisedError(contribution);
+        }
+    }
+
+    /// <summary>Turns prediction errors in place into contributions and returns the score.</summary>
+    private float NormalisedError(Span<float> errors)
+    {
+        TensorPrimitives.Multiply(errors, errors, errors);
+        TensorPrimitives.Divide(errors, errorScale, errors);
+        var score = TensorPrimitives.Sum<float>(errors) / InputSize;
+        ScoringGuards.ToShares(errors);
         return score;
     }
 }
