@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch side of the model benchmark: LSTM 16 -> 64, T = 32, linear head 64 -> 16, one thread, no_grad.
 
-Prints one line per batch size: "torch <batch> <windows_per_second> <microseconds_per_batch>".
+Prints one line per batch size: "torch <batch> <best windows/s> <best us/batch> <median us/batch>", where best and
+median are over timed rounds (the best round is the least disturbed by other load on a shared machine).
 """
 import sys
 import time
@@ -28,16 +29,16 @@ def measure(model, batch, seconds):
     with torch.no_grad():
         for _ in range(50):
             model(x)
-        # Repeat timed rounds and keep the best, like a benchmark harness's minimum-noise estimate.
-        best = float("inf")
+        rounds = []
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
-            iterations = 200 if batch == 1 else 20
+            iterations = 100 if batch == 1 else 5
             start = time.perf_counter()
             for _ in range(iterations):
                 model(x)
-            best = min(best, (time.perf_counter() - start) / iterations)
-    return best
+            rounds.append((time.perf_counter() - start) / iterations)
+    rounds.sort()
+    return rounds[0], rounds[len(rounds) // 2]
 
 
 def main():
@@ -46,8 +47,8 @@ def main():
     model = Forecaster().eval()
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
     for batch in (1, 64):
-        per_batch = measure(model, batch, seconds)
-        print(f"torch {batch} {batch / per_batch:.0f} {per_batch * 1e6:.1f}")
+        best, median = measure(model, batch, seconds)
+        print(f"torch {batch} {batch / best:.0f} {best * 1e6:.1f} {median * 1e6:.1f}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ namespace Streaming.Models.Kernels;
 internal static class Gemm
 {
     public static void Accumulate<T>(ReadOnlySpan<T> a, int rows, ReadOnlySpan<T> b, int n, Span<T> c)
+        where T : unmanaged, IFloatingPointIeee754<T> => Accumulate(a, rows, b, n, n, c);
+
+    /// <summary>As above, reading B's n columns from rows that are <paramref name="ldb"/> apart (a column block of a wider matrix).</summary>
+    public static void Accumulate<T>(ReadOnlySpan<T> a, int rows, ReadOnlySpan<T> b, int ldb, int n, Span<T> c)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (rows == 0)
@@ -24,25 +28,29 @@ internal static class Gemm
         }
 
         var k = a.Length / rows;
-        if (a.Length != rows * k || b.Length != k * n || c.Length != rows * n)
+        if (a.Length != rows * k || n > ldb || (k > 0 && b.Length < ((k - 1) * ldb) + n) || c.Length != rows * n)
         {
-            throw new ArgumentException($"GEMM shape mismatch: A {a.Length} for {rows} rows, B {b.Length} for {k}x{n}, C {c.Length}.");
+            throw new ArgumentException($"GEMM shape mismatch: A {a.Length} for {rows} rows, B {b.Length} for {k}x{n} (stride {ldb}), C {c.Length}.");
         }
 
         if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated && Fma.IsSupported)
         {
             AccumulateFloat(
-                MemoryMarshal.Cast<T, float>(a), rows, k, MemoryMarshal.Cast<T, float>(b), n, MemoryMarshal.Cast<T, float>(c));
+                MemoryMarshal.Cast<T, float>(a), rows, k, MemoryMarshal.Cast<T, float>(b), ldb, n, MemoryMarshal.Cast<T, float>(c));
             return;
         }
 
         for (var r = 0; r < rows; r++)
         {
-            MatrixKernels.AccumulateTransposed(b, a.Slice(r * k, k), c.Slice(r * n, n));
+            var row = c.Slice(r * n, n);
+            for (var p = 0; p < k; p++)
+            {
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b.Slice(p * ldb, n), a[(r * k) + p], row, row);
+            }
         }
     }
 
-    private static void AccumulateFloat(ReadOnlySpan<float> a, int rows, int k, ReadOnlySpan<float> b, int n, Span<float> c)
+    private static void AccumulateFloat(ReadOnlySpan<float> a, int rows, int k, ReadOnlySpan<float> b, int ldb, int n, Span<float> c)
     {
         ref var aRef = ref MemoryMarshal.GetReference(a);
         ref var bRef = ref MemoryMarshal.GetReference(b);
@@ -54,12 +62,12 @@ internal static class Gemm
             var j = 0;
             for (; j + (2 * w) <= n; j += 2 * w)
             {
-                Block4x2(ref Unsafe.Add(ref aRef, r * k), k, ref Unsafe.Add(ref bRef, j), n, ref Unsafe.Add(ref cRef, (r * n) + j));
+                Block4x2(ref Unsafe.Add(ref aRef, r * k), k, ref Unsafe.Add(ref bRef, j), ldb, ref Unsafe.Add(ref cRef, (r * n) + j), n);
             }
 
             for (var rr = r; rr < r + 4; rr++)
             {
-                Remainder(ref Unsafe.Add(ref aRef, rr * k), k, ref bRef, n, ref Unsafe.Add(ref cRef, rr * n), j);
+                Remainder(ref Unsafe.Add(ref aRef, rr * k), k, ref bRef, ldb, n, ref Unsafe.Add(ref cRef, rr * n), j);
             }
         }
 
@@ -70,16 +78,16 @@ internal static class Gemm
             var j = 0;
             for (; j + (4 * w) <= n; j += 4 * w)
             {
-                Block1x4(ref aRow, k, ref Unsafe.Add(ref bRef, j), n, ref Unsafe.Add(ref cRow, j));
+                Block1x4(ref aRow, k, ref Unsafe.Add(ref bRef, j), ldb, ref Unsafe.Add(ref cRow, j));
             }
 
-            Remainder(ref aRow, k, ref bRef, n, ref cRow, j);
+            Remainder(ref aRow, k, ref bRef, ldb, n, ref cRow, j);
         }
     }
 
     /// <summary>4 rows × 16 columns held in eight accumulators for the whole k loop.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block4x2(ref float a, int k, ref float b, int n, ref float c)
+    private static void Block4x2(ref float a, int k, ref float b, int ldb, ref float c, int n)
     {
         var w = (nuint)Vector256<float>.Count;
         var ldc = (nuint)n;
@@ -93,7 +101,7 @@ internal static class Gemm
         var c31 = Vector256.LoadUnsafe(ref c, (3 * ldc) + w);
         for (var p = 0; p < k; p++)
         {
-            var offset = (nuint)(p * n);
+            var offset = (nuint)(p * ldb);
             var b0 = Vector256.LoadUnsafe(ref b, offset);
             var b1 = Vector256.LoadUnsafe(ref b, offset + w);
             var x = Vector256.Create(Unsafe.Add(ref a, p));
@@ -122,7 +130,7 @@ internal static class Gemm
 
     /// <summary>1 row × 32 columns in four accumulators (the batch-1 case).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block1x4(ref float a, int k, ref float b, int n, ref float c)
+    private static void Block1x4(ref float a, int k, ref float b, int ldb, ref float c)
     {
         var w = (nuint)Vector256<float>.Count;
         var c0 = Vector256.LoadUnsafe(ref c);
@@ -131,7 +139,7 @@ internal static class Gemm
         var c3 = Vector256.LoadUnsafe(ref c, 3 * w);
         for (var p = 0; p < k; p++)
         {
-            var offset = (nuint)(p * n);
+            var offset = (nuint)(p * ldb);
             var x = Vector256.Create(Unsafe.Add(ref a, p));
             c0 = Fma.MultiplyAdd(x, Vector256.LoadUnsafe(ref b, offset), c0);
             c1 = Fma.MultiplyAdd(x, Vector256.LoadUnsafe(ref b, offset + w), c1);
@@ -146,14 +154,14 @@ internal static class Gemm
     }
 
     /// <summary>Columns [from, n) of one row, scalar.</summary>
-    private static void Remainder(ref float a, int k, ref float b, int n, ref float c, int from)
+    private static void Remainder(ref float a, int k, ref float b, int ldb, int n, ref float c, int from)
     {
         for (var j = from; j < n; j++)
         {
             var sum = Unsafe.Add(ref c, j);
             for (var p = 0; p < k; p++)
             {
-                sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref a, p), Unsafe.Add(ref b, (p * n) + j), sum);
+                sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref a, p), Unsafe.Add(ref b, (p * ldb) + j), sum);
             }
 
             Unsafe.Add(ref c, j) = sum;

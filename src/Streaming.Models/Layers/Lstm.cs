@@ -120,45 +120,52 @@ internal sealed class Lstm<T>
         }
 
         var output = state.SequenceB;
-        var gates = state.Gates.AsSpan(0, batch * gatesWidth);
-        var cells = state.Cells.AsSpan(0, batch * h);
-        var tanhCell = state.TanhCell.AsSpan();
+        var rowsByH = batch * h;
+
+        // Gate-major buffers ([4][batch, H]) let each activation and the cell update run once over the whole batch.
+        var gates = state.Gates.AsSpan(0, 4 * rowsByH);
+        var inGate = gates[..rowsByH];
+        var forgetGate = gates.Slice(rowsByH, rowsByH);
+        var cellGate = gates.Slice(2 * rowsByH, rowsByH);
+        var outGate = gates.Slice(3 * rowsByH, rowsByH);
+        var cells = state.Cells.AsSpan(0, rowsByH);
+        var tanhCells = state.TanhCell.AsSpan(0, rowsByH);
         for (var k = 0; k < NumLayers; k++)
         {
             var inputSize = LayerInputSize(k);
             for (var t = 0; t < steps; t++)
             {
-                for (var b = 0; b < batch; b++)
+                var x = input.AsSpan(t * batch * inputSize, batch * inputSize);
+                for (var q = 0; q < 4; q++)
                 {
-                    biasSum[k].AsSpan().CopyTo(gates.Slice(b * gatesWidth, gatesWidth));
-                }
-
-                Gemm.Accumulate<T>(input.AsSpan(t * batch * inputSize, batch * inputSize), batch, weightIhT[k], gatesWidth, gates);
-                if (t > 0)
-                {
-                    Gemm.Accumulate<T>(output.AsSpan((t - 1) * batch * h, batch * h), batch, weightHhT[k], gatesWidth, gates);
-                }
-
-                for (var b = 0; b < batch; b++)
-                {
-                    var g = gates.Slice(b * gatesWidth, gatesWidth);
-                    TensorPrimitives.Sigmoid<T>(g[..(2 * h)], g[..(2 * h)]);
-                    TensorPrimitives.Tanh<T>(g.Slice(2 * h, h), g.Slice(2 * h, h));
-                    TensorPrimitives.Sigmoid<T>(g.Slice(3 * h, h), g.Slice(3 * h, h));
-                    var c = cells.Slice(b * h, h);
-                    if (t == 0)
+                    var gate = gates.Slice(q * rowsByH, rowsByH);
+                    for (var b = 0; b < batch; b++)
                     {
-                        TensorPrimitives.Multiply<T>(g[..h], g.Slice(2 * h, h), c);
-                    }
-                    else
-                    {
-                        TensorPrimitives.Multiply<T>(g.Slice(h, h), c, c);
-                        TensorPrimitives.MultiplyAdd<T>(g[..h], g.Slice(2 * h, h), c, c);
+                        biasSum[k].AsSpan(q * h, h).CopyTo(gate.Slice(b * h, h));
                     }
 
-                    TensorPrimitives.Tanh<T>(c, tanhCell);
-                    TensorPrimitives.Multiply<T>(g.Slice(3 * h, h), tanhCell, output.AsSpan(((t * batch) + b) * h, h));
+                    Gemm.Accumulate<T>(x, batch, weightIhT[k].AsSpan(q * h), gatesWidth, h, gate);
+                    if (t > 0)
+                    {
+                        Gemm.Accumulate<T>(output.AsSpan((t - 1) * rowsByH, rowsByH), batch, weightHhT[k].AsSpan(q * h), gatesWidth, h, gate);
+                    }
                 }
+
+                TensorPrimitives.Sigmoid<T>(gates[..(2 * rowsByH)], gates[..(2 * rowsByH)]);
+                TensorPrimitives.Tanh<T>(cellGate, cellGate);
+                TensorPrimitives.Sigmoid<T>(outGate, outGate);
+                if (t == 0)
+                {
+                    TensorPrimitives.Multiply<T>(inGate, cellGate, cells);
+                }
+                else
+                {
+                    TensorPrimitives.Multiply<T>(forgetGate, cells, cells);
+                    TensorPrimitives.MultiplyAdd<T>(inGate, cellGate, cells, cells);
+                }
+
+                TensorPrimitives.Tanh<T>(cells, tanhCells);
+                TensorPrimitives.Multiply<T>(outGate, tanhCells, output.AsSpan(t * rowsByH, rowsByH));
             }
 
             (input, output) = (output, input);
@@ -306,7 +313,7 @@ internal sealed class LstmBatchState<T>
         SequenceB = new T[maxBatch * maxSteps * maxWidth];
         Gates = new T[maxBatch * 4 * hidden];
         Cells = new T[maxBatch * hidden];
-        TanhCell = new T[hidden];
+        TanhCell = new T[maxBatch * hidden];
     }
 
     public int MaxBatch { get; }
