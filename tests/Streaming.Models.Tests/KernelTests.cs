@@ -66,4 +66,37 @@ public sealed class KernelTests
             TestSupport.AssertClose(contributions.AsSpan(b * 3, 3), single, "contribution");
         }
     }
+
+    [Test]
+    public void Parallel_scoring_across_entities_equals_sequential_scoring()
+    {
+        var random = new Random(13);
+        var network = new ForecasterNetwork<float>(3, 8, 1, 5);
+        network.Initialize(random);
+        var manifest = TestManifests.Forecaster(3, 8, 6);
+        var workers = Enumerable.Range(0, 3).Select(_ =>
+        {
+            var copy = new ForecasterNetwork<float>(3, 8, 1, 5);
+            for (var i = 0; i < copy.Parameters.Count; i++)
+            {
+                network.Parameters[i].Value.CopyTo(copy.Parameters[i].Value, 0);
+            }
+
+            copy.OnParametersChanged();
+            return (IAnomalyScorer)new LstmForecaster(manifest, copy);
+        }).ToList();
+        const int entities = 10;
+        var windows = TestSupport.RandomArray(random, entities * 18).Select(v => (float)v).ToArray();
+        var scores = new float[entities];
+        var contributions = new float[entities * 3];
+        new ParallelScoring(workers).Score(windows, scores, contributions);
+
+        var sequential = new LstmForecaster(manifest, network);
+        var single = new float[3];
+        for (var e = 0; e < entities; e++)
+        {
+            Assert.That(scores[e], Is.EqualTo(sequential.Score(windows.AsSpan(e * 18, 18), single)));
+            Assert.That(contributions.AsSpan(e * 3, 3).ToArray(), Is.EqualTo(single));
+        }
+    }
 }
