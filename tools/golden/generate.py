@@ -112,6 +112,23 @@ def main():
     io.update({"grad." + n: p.grad for n, p in m.named_parameters()})
     write("forecaster", m, io)
 
+    # Three Adam steps with gradient clipping on a fixed batch, to check the optimiser against torch.optim.Adam.
+    m = Forecaster(4, 6, 1)
+    initial = {n: p.detach().clone() for n, p in m.state_dict().items()}
+    x = torch.randn(5, 6, 4)
+    target = torch.randn(5, 4)
+    optimizer = torch.optim.Adam(m.parameters(), lr=1e-2)
+    norms = []
+    for _ in range(3):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(m(x), target).backward()
+        norms.append(float(nn.utils.clip_grad_norm_(m.parameters(), max_norm=0.5)))
+        optimizer.step()
+    io = {"input": x, "target": target, "clip_norms": torch.tensor(norms)}
+    io.update({"after." + n: p.detach() for n, p in m.state_dict().items()})
+    save_safetensors(initial, os.path.join(OUT, "adam.weights.safetensors"), {"format": "pt"})
+    save_safetensors(io, os.path.join(OUT, "adam.io.safetensors"))
+
     # Forecaster at the benchmark's shape (16 features, 64 hidden, 32 steps).
     m = Forecaster(16, 64, 1)
     x = torch.randn(2, 32, 16)
