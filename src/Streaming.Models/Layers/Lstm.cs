@@ -16,8 +16,8 @@ internal sealed class Lstm<T>
     private readonly Parameter<T>[] weightHh;
     private readonly Parameter<T>[] biasIh;
     private readonly Parameter<T>[] biasHh;
-    private readonly T[][] weightIhT;
-    private readonly T[][] weightHhT;
+    private readonly ArraySegment<T>[] weightIhT;
+    private readonly ArraySegment<T>[] weightHhT;
     private readonly T[][] biasSum;
 
     public Lstm(string prefix, int inputSize, int hiddenSize, int numLayers)
@@ -31,8 +31,8 @@ internal sealed class Lstm<T>
         weightHh = new Parameter<T>[numLayers];
         biasIh = new Parameter<T>[numLayers];
         biasHh = new Parameter<T>[numLayers];
-        weightIhT = new T[numLayers][];
-        weightHhT = new T[numLayers][];
+        weightIhT = new ArraySegment<T>[numLayers];
+        weightHhT = new ArraySegment<T>[numLayers];
         biasSum = new T[numLayers][];
         for (var k = 0; k < numLayers; k++)
         {
@@ -41,8 +41,8 @@ internal sealed class Lstm<T>
             weightHh[k] = new Parameter<T>($"{prefix}.weight_hh_l{k}", gates, hiddenSize);
             biasIh[k] = new Parameter<T>($"{prefix}.bias_ih_l{k}", gates);
             biasHh[k] = new Parameter<T>($"{prefix}.bias_hh_l{k}", gates);
-            weightIhT[k] = new T[gates * layerInput];
-            weightHhT[k] = new T[gates * hiddenSize];
+            weightIhT[k] = AlignedMemory.Allocate<T>(gates * layerInput);
+            weightHhT[k] = AlignedMemory.Allocate<T>(gates * hiddenSize);
             biasSum[k] = new T[gates];
         }
     }
@@ -309,9 +309,9 @@ internal sealed class LstmBatchState<T>
     {
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
-        SequenceA = new T[maxBatch * maxSteps * maxWidth];
-        SequenceB = new T[maxBatch * maxSteps * maxWidth];
-        Gates = new T[maxBatch * 4 * hidden];
+        SequenceA = AlignedMemory.Allocate<T>(maxBatch * maxSteps * maxWidth);
+        SequenceB = AlignedMemory.Allocate<T>(maxBatch * maxSteps * maxWidth);
+        Gates = AlignedMemory.Allocate<T>(maxBatch * 4 * hidden);
         Cells = new T[maxBatch * hidden];
         TanhCell = new T[maxBatch * hidden];
     }
@@ -320,11 +320,11 @@ internal sealed class LstmBatchState<T>
 
     public int MaxSteps { get; }
 
-    public T[] SequenceA { get; }
+    public ArraySegment<T> SequenceA { get; }
 
-    public T[] SequenceB { get; }
+    public ArraySegment<T> SequenceB { get; }
 
-    public T[] Gates { get; }
+    public ArraySegment<T> Gates { get; }
 
     public T[] Cells { get; }
 
@@ -338,7 +338,12 @@ internal sealed class LstmState<T>
     public LstmState(int layers, int hidden, int maxSteps)
     {
         MaxSteps = maxSteps;
-        Acts = Allocate(layers, maxSteps * 4 * hidden);
+        Acts = new ArraySegment<T>[layers];
+        for (var k = 0; k < layers; k++)
+        {
+            Acts[k] = AlignedMemory.Allocate<T>(maxSteps * 4 * hidden);
+        }
+
         Cells = Allocate(layers, maxSteps * hidden);
         TanhCells = Allocate(layers, maxSteps * hidden);
         Hidden = Allocate(layers, maxSteps * hidden);
@@ -351,7 +356,7 @@ internal sealed class LstmState<T>
 
     public int MaxSteps { get; }
 
-    public T[][] Acts { get; }
+    public ArraySegment<T>[] Acts { get; }
 
     public T[][] Cells { get; }
 
