@@ -67,8 +67,19 @@ internal sealed class LstmForecaster : IAnomalyScorer
             throw new ArgumentException($"Expected {scores.Length} windows of {window} values and {scores.Length}x{InputSize} contribution slots.");
         }
 
-        // Scratch grows to the largest batch seen, so steady-state batches allocate nothing.
+        // Below four windows the batched GEMM has no row block to fill and its per-gate calls only add overhead.
         var batch = scores.Length;
+        if (batch < 4)
+        {
+            for (var b = 0; b < batch; b++)
+            {
+                scores[b] = Score(sequences.Slice(b * window, window), perFeatureContributions.Slice(b * InputSize, InputSize));
+            }
+
+            return;
+        }
+
+        // Scratch grows to the largest batch seen, so steady-state batches allocate nothing.
         if (batchState is null || batchState.MaxBatch < batch)
         {
             batchState = network.CreateBatchState(batch);
