@@ -10,7 +10,7 @@ namespace Streaming.Models.Kernels;
 /// C[rows, n] += A[rows, k] · B[k, n] (row-major, B already transposed from PyTorch's [n, k] layout).
 /// For float32 with hardware FMA this uses a register-blocked micro-kernel: the LSTM recurrence is this product with
 /// k = H and n = 4H at every step, and a chain of TensorPrimitives AXPY calls spends most of its time on per-call
-/// overhead and reloading C (measured ~4x slower, see docs/benchmarks-models.md). Every other type or CPU takes the
+/// overhead and reloading C (measured 2–4x slower, see docs/benchmarks-models.md). Every other type or CPU takes the
 /// TensorPrimitives path. Accumulation order over k is fixed, so results are deterministic on a given machine.
 /// </summary>
 internal static class Gemm
