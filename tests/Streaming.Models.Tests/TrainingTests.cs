@@ -165,6 +165,29 @@ public sealed class TrainingTests
         }
     }
 
+    [Test]
+    public void Model_loader_rebuilds_a_saved_lstm_vae_by_kind_and_rejects_a_wrong_kind()
+    {
+        var data = Sines(400, 8);
+        var trained = ModelTraining.TrainVae(data, ["a", "b", "c"], VaeEncoderKind.Lstm, 8, 8, 2, 4, new TrainingOptions { Epochs = 1, Seed = 9 });
+        var directory = Path.Combine(Path.GetTempPath(), "streaming-models-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            trained.Artifact.Save(directory);
+            var scorer = ModelLoader.LoadScorer(directory);
+            Assert.That(scorer, Is.TypeOf<VaeScorer>());
+            var window = new float[24];
+            trained.Artifact.Manifest.Normalize(data.AsSpan(30, 24), window);
+            var contribution = new float[3];
+            Assert.That(scorer.Score(window, contribution), Is.EqualTo(trained.Model.Score(window, contribution)));
+            Assert.Throws<InvalidDataException>(() => ModelLoader.LoadDowntimePredictor(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     /// <summary>Progress&lt;T&gt; posts to the thread pool; tests need the reports in order and before Train returns.</summary>
     private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {

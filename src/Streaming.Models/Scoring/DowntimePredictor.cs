@@ -37,6 +37,7 @@ internal sealed class DowntimePredictor : IDowntimePredictor
 
     public static DowntimePredictor FromArtifact(ModelArtifact artifact)
     {
+        ModelLoader.RequireKind(artifact, ModelKind.DowntimePredictor);
         var a = artifact.Manifest.Architecture;
         var network = new DowntimeNetwork<float>(a.InputSize, a.HiddenSize, a.NumLayers, a.SequenceLength, a.Horizons.Count);
         ModelArtifact.LoadInto(artifact.Tensors, network);

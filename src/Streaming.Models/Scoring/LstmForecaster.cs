@@ -43,6 +43,7 @@ internal sealed class LstmForecaster : IAnomalyScorer
 
     public static LstmForecaster FromArtifact(ModelArtifact artifact)
     {
+        ModelLoader.RequireKind(artifact, ModelKind.LstmForecaster);
         var a = artifact.Manifest.Architecture;
         var network = new ForecasterNetwork<float>(a.InputSize, a.HiddenSize, a.NumLayers, a.SequenceLength - 1);
         ModelArtifact.LoadInto(artifact.Tensors, network);

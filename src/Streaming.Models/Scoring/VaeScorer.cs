@@ -34,6 +34,7 @@ internal sealed class VaeScorer : IAnomalyScorer
 
     public static VaeScorer FromArtifact(ModelArtifact artifact)
     {
+        ModelLoader.RequireKind(artifact, ModelKind.Vae);
         var a = artifact.Manifest.Architecture;
         var network = new VaeNetwork<float>(a.Encoder, a.InputSize, a.SequenceLength, a.HiddenSize, a.LatentSize, a.NumLayers);
         ModelArtifact.LoadInto(artifact.Tensors, network);
