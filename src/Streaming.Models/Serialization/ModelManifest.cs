@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Streaming.Models.Drift;
 using Streaming.Models.Networks;
 
 namespace Streaming.Models.Serialization;
@@ -69,6 +70,9 @@ internal sealed record ModelManifest
     public Dictionary<string, double> Thresholds { get; init; } = [];
 
     public TrainingDataRange? TrainingData { get; init; }
+
+    /// <summary>Reference distributions of the (normalised) training features and of validation scores, for drift checks.</summary>
+    public DriftBaseline? Drift { get; init; }
 
     public Dictionary<string, double> ValidationMetrics { get; init; } = [];
 
