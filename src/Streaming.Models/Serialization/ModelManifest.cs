@@ -49,7 +49,13 @@ internal sealed record TrainingDataRange(string Source, DateTimeOffset? From, Da
 /// <summary>JSON manifest stored next to the safetensors weights.</summary>
 internal sealed record ModelManifest
 {
-    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+
+        // A diverged metric must still be recordable rather than make the save fail.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     public required ModelKind Kind { get; init; }
 

@@ -198,11 +198,21 @@ internal static class ModelTraining
         return manifest with { Thresholds = thresholds, ValidationMetrics = Metrics(result), Drift = drift };
     }
 
-    private static Dictionary<string, double> Metrics(TrainingResult result) => new()
+    private static Dictionary<string, double> Metrics(TrainingResult result)
     {
-        ["validation_loss"] = result.BestValidationLoss,
-        ["train_loss"] = result.TrainLoss.Count > 0 ? result.TrainLoss[Math.Max(result.BestEpoch - 1, 0)] : double.NaN,
-        ["best_epoch"] = result.BestEpoch,
-        ["epochs_run"] = result.EpochsRun,
-    };
+        var metrics = new Dictionary<string, double>
+        {
+            ["validation_loss"] = result.BestValidationLoss,
+            ["best_epoch"] = result.BestEpoch,
+            ["epochs_run"] = result.EpochsRun,
+        };
+
+        // Epoch 0 means no epoch beat the initial weights, so there is no training loss that belongs to them.
+        if (result.BestEpoch > 0)
+        {
+            metrics["train_loss"] = result.TrainLoss[result.BestEpoch - 1];
+        }
+
+        return metrics;
+    }
 }
