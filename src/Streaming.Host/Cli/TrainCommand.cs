@@ -105,7 +105,11 @@ internal static class TrainCommand
                 await Task.Run(() =>
                 {
                     data = SimulatorTrainingData.Generate(
-                        settings.Simulator with { Entities = training.Entities, Seed = training.Seed, Start = new DateTimeOffset(start, TimeSpan.Zero) },
+                        settings.Simulator with
+                        {
+                            Entities = training.Entities, Seed = training.Seed, Start = new DateTimeOffset(start, TimeSpan.Zero),
+                            IncidentsPerEntityDay = training.IncidentsPerEntityDay,
+                        },
                         settings.Windows.ToOptions(), training.SimulatedSpan, new SyncProgress<double>(f => simulate.Value = f * 100));
                     simulate.Value = 100;
                     bundle = BundleTrainer.Train(data, training, version, new SyncProgress<StageProgress>(p =>

@@ -16,6 +16,9 @@ public sealed class TrainingSettings
     public int SequenceLength { get; set; } = 16;
     public double[] HorizonsMinutes { get; set; } = [5, 15, 30];
     public double CapMinutes { get; set; } = 120;
+
+    /// <summary>Denser than live defaults, so the downtime predictor sees enough failures to learn from.</summary>
+    public double IncidentsPerEntityDay { get; set; } = 6;
 }
 
 /// <summary>Progress of one training stage, for the CLI's progress bars.</summary>
