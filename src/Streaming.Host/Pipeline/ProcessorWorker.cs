@@ -74,6 +74,7 @@ public sealed partial class ProcessorWorker
             })
             .Build();
         consumer.Subscribe(_settings.Topics.Telemetry);
+        _counters.SetActiveModel(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion);
 
         var batch = new List<ConsumeResult<string?, byte[]>>(_settings.Processor.MaxBatch);
         var output = new KafkaOutput(this);
@@ -84,6 +85,7 @@ public sealed partial class ProcessorWorker
                 CollectBatch(consumer, batch, cancellationToken);
                 ProcessBatch(batch, output);
                 Publish(producer, consumer, batch, exactlyOnce);
+                _counters.UpdateLag("processor", consumer);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -185,7 +187,9 @@ public sealed partial class ProcessorWorker
             if (offsets.Count > 0)
                 consumer.Commit(offsets);
         }
-        Interlocked.Add(ref _processed, batch.Count(r => _partitions.ContainsKey(r.Partition.Value)));
+        var processed = batch.Count(r => _partitions.ContainsKey(r.Partition.Value));
+        Interlocked.Add(ref _processed, processed);
+        _counters.AddStageRecords("processor", processed);
     }
 
     private void ProduceAll(IProducer<string?, byte[]> producer)
@@ -257,7 +261,9 @@ public sealed partial class ProcessorWorker
                 Value = JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent),
             }));
 
-        public void Scored(BaselineScore score) =>
+        public void Scored(BaselineScore score)
+        {
+            worker._counters.RecordScore(RobustBaselineScorer.ModelName, score.Score, score.Threshold);
             worker._pending.Add(new PendingMessage(worker._settings.Topics.Scores, new Message<string?, byte[]>
             {
                 Key = score.Window.Entity,
@@ -267,10 +273,11 @@ public sealed partial class ProcessorWorker
                         score.Contributors(worker._settings.Alerts.TopContributors)),
                     ContractsJsonContext.Default.ScoreEvent),
             }));
+        }
 
         public void Alert(AnomalyEvent alert)
         {
-            worker._counters.AddAlert(alert.Status);
+            worker._counters.AddAlert(alert, worker._clock.GetUtcNow());
             worker._pending.Add(new PendingMessage(worker._settings.Topics.Alerts, new Message<string?, byte[]>
             {
                 Key = alert.Entity,
