@@ -17,16 +17,17 @@ internal sealed class PrometheusExporter : IDisposable
     private static readonly double[] DefaultBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     private readonly MeterListener _listener = new();
-    private readonly HashSet<string> _meterNames;
+    private readonly Func<Meter, bool> _include;
     private readonly List<InstrumentState> _instruments = [];
     private readonly Lock _collectLock = new();
 
-    public PrometheusExporter(params string[] meterNames)
+    /// <summary>Exports the instruments of the meters <paramref name="include"/> selects (e.g. one pipeline's meter).</summary>
+    public PrometheusExporter(Func<Meter, bool> include)
     {
-        _meterNames = new HashSet<string>(meterNames, StringComparer.Ordinal);
+        _include = include;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (!_meterNames.Contains(instrument.Meter.Name))
+            if (!_include(instrument.Meter))
                 return;
             var state = new InstrumentState(instrument, BucketsOf(instrument));
             lock (_instruments)

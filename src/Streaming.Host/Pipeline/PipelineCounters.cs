@@ -74,6 +74,9 @@ public sealed class PipelineCounters : IDisposable
         _meter.CreateObservableGauge("streaming_model_info", ObserveModels, description: "The model and version in use (value 1)");
     }
 
+    /// <summary>This instance's meter: an exporter selects it so several pipelines in one process do not mix.</summary>
+    internal Meter Meter => _meter;
+
     public long Produced => Interlocked.Read(ref _producedTotal);
     public long Accepted => Interlocked.Read(ref _acceptedTotal);
     public long Rejected => Interlocked.Read(ref _rejectedTotal);
