@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Streaming.Host.Api;
@@ -65,6 +66,12 @@ internal static class RunCommand
             }
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
             using var cts = CliSupport.CancelOnCtrlC();
+            // Orchestrators (docker stop, Kubernetes) send SIGTERM: stop the roles cleanly as Ctrl-C does.
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+            {
+                signal.Cancel = true;
+                cts.Cancel();
+            });
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             return await RunAsync(settings, roles, loggers, TimeProvider.System, linked.Token).ConfigureAwait(false);
         });
