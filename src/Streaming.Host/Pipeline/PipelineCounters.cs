@@ -165,21 +165,29 @@ public sealed class PipelineCounters : IDisposable
     /// <summary>Lag of every partition the consumer owns now, from its cached watermarks (no broker round trip).</summary>
     public void UpdateLag<TKey, TValue>(string role, IConsumer<TKey, TValue> consumer)
     {
-        var assignment = consumer.Assignment;
-        foreach (var key in _lag.Keys)
-        {
-            if (key.Role == role && !assignment.Exists(tp => tp.Partition.Value == key.Partition && tp.Topic == key.Topic))
-                _lag.TryRemove(key, out _);
-        }
-        foreach (var tp in assignment)
+        var lags = new List<(string Topic, int Partition, long Lag)>(consumer.Assignment.Count);
+        foreach (var tp in consumer.Assignment)
         {
             var watermarks = consumer.GetWatermarkOffsets(tp);
             if (watermarks.High.Value < 0)
                 continue;
             var position = consumer.Position(tp);
             var from = position.Value >= 0 ? position.Value : Math.Max(0, watermarks.Low.Value);
-            _lag[(role, tp.Topic, tp.Partition.Value)] = Math.Max(0, watermarks.High.Value - from);
+            lags.Add((tp.Topic, tp.Partition.Value, Math.Max(0, watermarks.High.Value - from)));
         }
+        SetLag(role, lags);
+    }
+
+    /// <summary>Replaces the role's lag series: partitions no longer listed (revoked) disappear.</summary>
+    internal void SetLag(string role, IReadOnlyCollection<(string Topic, int Partition, long Lag)> lags)
+    {
+        foreach (var key in _lag.Keys)
+        {
+            if (key.Role == role && !lags.Any(l => l.Partition == key.Partition && l.Topic == key.Topic))
+                _lag.TryRemove(key, out _);
+        }
+        foreach (var (topic, partition, lag) in lags)
+            _lag[(role, topic, partition)] = lag;
     }
 
     private IEnumerable<Measurement<long>> ObserveLag() => _lag.Select(kv => new Measurement<long>(kv.Value,
