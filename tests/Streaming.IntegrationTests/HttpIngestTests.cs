@@ -214,16 +214,14 @@ public sealed class HttpIngestTests
     {
         var open = new StreamingSettings();
         open.Http.Address = "0.0.0.0";
-        var keyless = new StreamingSettings();
-        keyless.Http.Address = "0.0.0.0";
-        keyless.Http.Expose = true;
         var weak = new StreamingSettings();
         weak.Http.ApiKeys = ["short"];
 
         Assert.That(() => open.Validated(), Throws.TypeOf<OptionsException>().With.Property(nameof(OptionsException.Setting)).EqualTo("Http:Address")
             .And.Message.Contains("Http:Expose=true"));
-        Assert.That(() => keyless.Validated(), Throws.TypeOf<OptionsException>().With.Property(nameof(OptionsException.Setting)).EqualTo("Http:ApiKeys"));
         Assert.That(() => weak.Validated(), Throws.TypeOf<OptionsException>().With.Message.Contains("openssl rand"));
+        Assert.That(async () => await ApiUnderTest.StartAsync(http => http.Expose = true),
+            Throws.TypeOf<OptionsException>().With.Property(nameof(OptionsException.Setting)).EqualTo("Http:ApiKeys"));
     }
 
     /// <summary>The HTTP server with the api role on its own telemetry topic.</summary>

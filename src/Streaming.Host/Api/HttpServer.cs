@@ -46,6 +46,8 @@ internal sealed partial class HttpServer : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         var http = settings.Http;
+        if (services.Kafka is not null || services.Scorer is not null)
+            http.ValidateForApi();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggers);

@@ -59,6 +59,8 @@ internal static class RunCommand
                 settings = StreamingSettings.Load(parse.GetValue(port) is { } p
                     ? [new("Http:Port", p.ToString(CultureInfo.InvariantCulture))]
                     : null);
+                if (roles.HasFlag(Roles.Api))
+                    settings.Http.ValidateForApi();
             }
             catch (OptionsException ex)
             {

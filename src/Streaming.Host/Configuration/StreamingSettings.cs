@@ -125,6 +125,16 @@ public sealed class HttpSettings
     /// <summary>Most samples one POST /api/v1/metrics may carry.</summary>
     public int MaxBatchSamples { get; set; } = 10_000;
 
+    /// <summary>
+    /// An exposed API needs a key; checked where the API is served, so exposed processor and sink processes (metrics and
+    /// health only) need none.
+    /// </summary>
+    internal void ValidateForApi()
+    {
+        if (Expose && ApiKeys.Count(k => !string.IsNullOrWhiteSpace(k)) == 0)
+            throw new OptionsException("Http:ApiKeys", "must hold at least one key when Http:Expose is true and the api role runs (env Http__ApiKeys__0=...); the API is never served unauthenticated beyond loopback");
+    }
+
     internal void Validate()
     {
         if (Port is < 0 or > 65535)
@@ -133,8 +143,6 @@ public sealed class HttpSettings
             throw new OptionsException("Http:Address", $"must be an IP address such as 127.0.0.1 or 0.0.0.0, was '{Address}'");
         if (!System.Net.IPAddress.IsLoopback(address) && !Expose)
             throw new OptionsException("Http:Address", $"is {Address}, which is not loopback; set Http:Expose=true (and Http:ApiKeys) to serve beyond this machine, or use 127.0.0.1");
-        if (Expose && ApiKeys.Count(k => !string.IsNullOrWhiteSpace(k)) == 0)
-            throw new OptionsException("Http:ApiKeys", "must hold at least one key when Http:Expose is true (env Http__ApiKeys__0=...); the API is not served unauthenticated beyond loopback");
         if (ApiKeys.Any(k => !string.IsNullOrWhiteSpace(k) && k.Trim().Length < 16))
             throw new OptionsException("Http:ApiKeys", "holds a key shorter than 16 characters; use a long random key, e.g. `openssl rand -hex 32`");
         if (MaxRequestBytes is < 1024 or > 256 * 1024 * 1024)
