@@ -103,7 +103,7 @@ internal static class AlertsCommand
         {
             line.Append("  top: ");
             line.AppendJoin(", ", e.Contributors.Select(c => string.Create(CultureInfo.InvariantCulture,
-                $"{c.Metric} {c.Actual:0.##} (expected {c.Expected:0.##}, {c.Share:P0})")));
+                $"{c.Metric} {c.Actual:0.##} (expected {c.Expected:0.##}, {c.Share * 100:0}%)")));
         }
         line.Append(CultureInfo.InvariantCulture, $"  [{e.Model} {e.ModelVersion}, alert {e.AlertId.ToString()[..8]}]");
         return line.ToString();
