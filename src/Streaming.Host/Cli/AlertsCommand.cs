@@ -60,10 +60,18 @@ internal static class AlertsCommand
     /// <summary>Prints alert events until cancelled or <paramref name="max"/> are printed; returns how many were.</summary>
     internal static int Tail(KafkaCluster kafka, string topic, bool fromBeginning, bool json, int max, TextWriter output, CancellationToken cancellationToken)
     {
-        var config = kafka.ConsumerConfig($"streaming-alerts-tail-{Environment.ProcessId}-{Guid.NewGuid():N}", "alerts-tail");
-        config.AutoOffsetReset = fromBeginning ? AutoOffsetReset.Earliest : AutoOffsetReset.Latest;
+        // Every partition assigned directly: no consumer group to join (seconds) or leave behind, and no offsets committed.
+        int partitions;
+        using (var admin = new AdminClientBuilder(kafka.Options.Apply(new AdminClientConfig(), kafka.BootstrapServers)).Build())
+        {
+            var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(15)).Topics.Single();
+            if (metadata.Error.IsError)
+                throw new InvalidOperationException($"Topic '{topic}' is not readable: {metadata.Error.Reason}");
+            partitions = metadata.Partitions.Count;
+        }
+        var config = kafka.ConsumerConfig("streaming-alerts-tail", "alerts-tail");
         using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
-        consumer.Subscribe(topic);
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, fromBeginning ? Offset.Beginning : Offset.End)));
         var printed = 0;
         try
         {
