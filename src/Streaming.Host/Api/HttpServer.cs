@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Streaming.Contracts;
@@ -138,15 +139,27 @@ internal sealed partial class HttpServer : IAsyncDisposable
         await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
     }
 
+    // A rejected body is read and dropped up to this much beyond the limit, so the client, still sending, receives the 413
+    // instead of a reset connection; anything larger is cut off.
+    private const int DrainAllowance = 1024 * 1024;
+
     /// <summary>Reads the body up to <paramref name="limit"/> bytes; null when it is larger (the caller answers 413).</summary>
     internal static async Task<byte[]?> ReadBodyAsync(HttpContext context, int limit)
     {
-        if (context.Request.ContentLength > limit)
+        var declared = context.Request.ContentLength;
+        if (declared > (long)limit + DrainAllowance)
+        {
+            context.Response.Headers.Connection = "close";
             return null;
+        }
+        // This method enforces the limit itself so that it can drain; Kestrel's limit (the same) stays for other routes.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+            sizeFeature.MaxRequestBodySize = (long)limit + DrainAllowance;
         using var buffer = new MemoryStream();
         var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {
+            long total = 0;
             while (true)
             {
                 int read;
@@ -156,13 +169,14 @@ internal sealed partial class HttpServer : IAsyncDisposable
                 }
                 catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
                 {
-                    return null; // Kestrel's own limit on a body without Content-Length
+                    context.Response.Headers.Connection = "close";
+                    return null;
                 }
                 if (read == 0)
-                    return buffer.ToArray();
-                if (buffer.Length + read > limit)
-                    return null;
-                buffer.Write(chunk, 0, read);
+                    return total > limit ? null : buffer.ToArray();
+                total += read;
+                if (total <= limit)
+                    buffer.Write(chunk, 0, read);
             }
         }
         finally
