@@ -10,8 +10,8 @@ using Streaming.Host.Configuration;
 namespace Streaming.IntegrationTests;
 
 /// <summary>
-/// A real Prometheus server (Debian's package) scrapes a running `streaming run --role processor --role api` and the test
-/// reads series back through Prometheus's HTTP API: ingested samples counted by the api and then by the processor.
+/// A real Prometheus server (Debian's package) scrapes a running `streaming run` (processor, sink and api roles) and the test
+/// reads series back through Prometheus's HTTP API: ingested samples counted by the api, the processor and the sink.
 /// </summary>
 public sealed class PrometheusScrapeTests
 {
@@ -33,13 +33,15 @@ public sealed class PrometheusScrapeTests
             set($"{name}-{suffix}");
         }
         settings.Processor.GroupId = $"{name}-processor";
+        settings.Sink.GroupId = $"{name}-sink";
+        settings.Storage.ConnectionString = await TestStack.CreateDatabaseAsync(name);
         settings.Http.Port = FreePort();
         settings.Validated();
         // The embedded cluster has no Admin CreateTopics: create them here, as dev-kafka does for other processes.
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        var run = RunCommand.RunAsync(settings, Roles.Processor | Roles.Api, TestStack.Loggers, TimeProvider.System, stop.Token);
+        var run = RunCommand.RunAsync(settings, Roles.All, TestStack.Loggers, TimeProvider.System, stop.Token);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{settings.Http.Port}"), Timeout = TimeSpan.FromSeconds(10) };
         await WaitForAsync(async () => (await TryGetAsync(client, "/health/live")) == HttpStatusCode.OK, run, "the run command's HTTP server to start");
 
@@ -78,7 +80,7 @@ public sealed class PrometheusScrapeTests
         try
         {
             using var prometheusClient = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{prometheusPort}"), Timeout = TimeSpan.FromSeconds(5) };
-            double? ingest = null, processed = null, info = null, up = null;
+            double? ingest = null, processed = null, sunk = null, batches = null, info = null, up = null;
             await WaitForAsync(async () =>
             {
                 if (prometheus.HasExited)
@@ -87,12 +89,18 @@ public sealed class PrometheusScrapeTests
                 ingest = await QueryAsync(prometheusClient, "streaming_stage_records_total{stage=\"ingest\"}");
                 processed = await QueryAsync(prometheusClient, "streaming_stage_records_total{stage=\"processor\"}");
                 info = await QueryAsync(prometheusClient, "streaming_model_info{model=\"robust-baseline\",version=\"1\"}");
-                return up == 1 && ingest == Samples && processed == Samples && info == 1;
-            }, run, $"Prometheus to return the series (last: up={up}, ingest={ingest}, processor={processed}, model_info={info})", TimeSpan.FromSeconds(60));
+                sunk = await QueryAsync(prometheusClient, $"sum(streaming_sink_rows_total{{table=\"metrics\"}})");
+                batches = await QueryAsync(prometheusClient, "streaming_sink_batch_records_count");
+                return up == 1 && ingest == Samples && processed == Samples && sunk == Samples && batches >= 1 && info == 1;
+            }, run, $"Prometheus to return the series (last: up={up}, ingest={ingest}, processor={processed}, sink rows={sunk}, sink batches={batches}, model_info={info})",
+                TimeSpan.FromSeconds(60));
 
             var lagSeries = await QueryVectorAsync(prometheusClient, $"streaming_consumer_lag{{role=\"processor\",topic=\"{settings.Topics.Telemetry}\"}}");
             Assert.That(lagSeries, Has.Count.EqualTo(TestStack.Kafka.Options.Partitions), "one lag series per partition");
             Assert.That(await QueryAsync(prometheusClient, "sum(streaming_http_requests_total{route=\"/api/v1/metrics\",status=\"202\"})"), Is.EqualTo(1));
+            Assert.That(await QueryAsync(prometheusClient, "sum(streaming_sink_batch_duration_seconds_count)"), Is.EqualTo(batches), "one duration per batch");
+            using var ready = await client.GetAsync("/health/ready");
+            Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), await ready.Content.ReadAsStringAsync());
         }
         finally
         {
