@@ -45,6 +45,25 @@ public sealed class ReplayAndAlertsCommandTests
     }
 
     [Test]
+    public void Replay_order_is_event_time_across_files_and_cmapss_units_so_nothing_arrives_late()
+    {
+        var start = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        var sensors = string.Join(' ', Enumerable.Repeat("1.0", 24));
+        var cmapss = string.Join('\n', new[] { "1 1", "1 2", "1 3", "2 1", "2 2" }.Select(unitCycle => $"{unitCycle} {sensors}"));
+        var units = ReplaySources.InEventTimeOrder(ReplaySources.ReadCmapss(new StringReader(cmapss), "engine-", start, TimeSpan.FromMinutes(1)));
+        var nab = ReplaySources.ReadNab(new StringReader("timestamp,value\n2026-11-01 00:01:30,1\nbad line\n2026-11-01 00:02:30,2\n"), "pump", "value");
+
+        var merged = ReplaySources.MergeByEventTime([units.GetEnumerator(), nab.GetEnumerator()]).ToList();
+
+        Assert.That(merged.Select(m => m.Record.Sample is { } s ? $"{s.Entity}@{s.Timestamp:HH:mm:ss}" : $"error@{m.Record.Line}"), Is.EqualTo(new[]
+        {
+            "engine-001@00:01:00", "engine-002@00:01:00", "pump@00:01:30", "error@3", "engine-001@00:02:00", "engine-002@00:02:00", "pump@00:02:30",
+            "engine-001@00:03:00",
+        }));
+        Assert.That(merged.Select(m => m.Source), Is.EqualTo(new[] { 0, 0, 1, 1, 0, 0, 1, 0 }));
+    }
+
+    [Test]
     public void Json_lines_are_validated_with_the_pipeline_parser_and_old_data_is_accepted()
     {
         const string lines = "{\"entity\":\"a\",\"ts\":\"2015-01-01T00:00:00Z\",\"metrics\":{\"x\":1}}\n\n{\"entity\":\"a\",\"metrics\":{\"x\":1}}\n";

@@ -96,21 +96,19 @@ internal static class ReplayCommand
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(progress =>
             {
-                foreach (var input in inputs)
+                var sources = inputs.Select(input => new Source(input, progress.AddTask(Markup.Escape(input.Name), maxValue: Math.Max(1, input.Length)), options)).ToList();
+                try
                 {
-                    var task = progress.AddTask(Markup.Escape(input.Name), maxValue: Math.Max(1, input.Length));
-                    using var stream = input.OpenRead();
-                    using var reader = new StreamReader(stream);
-                    foreach (var record in Read(input, reader, options))
+                    foreach (var (index, record) in ReplaySources.MergeByEventTime(sources.Select(s => s.Records).ToList()))
                     {
                         if (cancellationToken.IsCancellationRequested)
                             return;
-                        task.Value = stream.Position;
+                        sources[index].ReportProgress();
                         if (record.Sample is not { } sample)
                         {
                             invalid++;
                             if (errors.Count < ErrorsShown)
-                                errors.Add($"{input.Name}:{record.Line}: {record.Error}");
+                                errors.Add($"{sources[index].Name}:{record.Line}: {record.Error}");
                             continue;
                         }
                         var message = new Message<string, byte[]>
@@ -130,7 +128,13 @@ internal static class ReplayCommand
                         produced++;
                         Throttle(options.Rate, produced, started);
                     }
-                    task.Value = task.MaxValue;
+                    foreach (var source in sources)
+                        source.Complete();
+                }
+                finally
+                {
+                    foreach (var source in sources)
+                        source.Dispose();
                 }
             });
         var unflushed = producer.Flush(TimeSpan.FromSeconds(60));
@@ -146,22 +150,54 @@ internal static class ReplayCommand
         return cancellationToken.IsCancellationRequested || failed + unflushed + invalid > 0 ? 1 : 0;
     }
 
-    private static IEnumerable<ReplayRecord> Read(FileInfo input, StreamReader reader, ReplayOptions options)
+    /// <summary>One input file being read, in event-time order, with its progress bar.</summary>
+    private sealed class Source : IDisposable
     {
-        var format = options.Format;
-        if (format == ReplayFormat.Auto)
+        private readonly FileStream _stream;
+        private readonly StreamReader _reader;
+        private readonly ProgressTask _progress;
+
+        public Source(FileInfo input, ProgressTask progress, ReplayOptions options)
         {
-            string? firstLine;
-            using (var peek = new StreamReader(input.FullName))
-                firstLine = peek.ReadLine();
-            format = ReplaySources.Detect(input.Name, firstLine);
+            Name = input.Name;
+            _progress = progress;
+            _stream = input.OpenRead();
+            _reader = new StreamReader(_stream);
+            Records = Read(input, _reader, options).GetEnumerator();
         }
-        return format switch
+
+        public string Name { get; }
+
+        public IEnumerator<ReplayRecord> Records { get; }
+
+        public void ReportProgress() => _progress.Value = _stream.Position;
+
+        public void Complete() => _progress.Value = _progress.MaxValue;
+
+        public void Dispose()
         {
-            ReplayFormat.Nab => ReplaySources.ReadNab(reader, options.Entity ?? Path.GetFileNameWithoutExtension(input.Name), options.Metric),
-            ReplayFormat.Cmapss => ReplaySources.ReadCmapss(reader, options.Entity ?? "engine-", options.Start, options.CycleInterval),
-            _ => ReplaySources.ReadJsonLines(reader, options.Limits, options.Now),
-        };
+            Records.Dispose();
+            _reader.Dispose();
+        }
+
+        private static IEnumerable<ReplayRecord> Read(FileInfo input, StreamReader reader, ReplayOptions options)
+        {
+            var format = options.Format;
+            if (format == ReplayFormat.Auto)
+            {
+                string? firstLine;
+                using (var peek = new StreamReader(input.FullName))
+                    firstLine = peek.ReadLine();
+                format = ReplaySources.Detect(input.Name, firstLine);
+            }
+            return format switch
+            {
+                ReplayFormat.Nab => ReplaySources.ReadNab(reader, options.Entity ?? Path.GetFileNameWithoutExtension(input.Name), options.Metric),
+                ReplayFormat.Cmapss => ReplaySources.InEventTimeOrder(
+                    ReplaySources.ReadCmapss(reader, options.Entity ?? "engine-", options.Start, options.CycleInterval)),
+                _ => ReplaySources.ReadJsonLines(reader, options.Limits, options.Now),
+            };
+        }
     }
 
     private static void ProduceWithBackpressure(IProducer<string, byte[]> producer, string topic, Message<string, byte[]> message,

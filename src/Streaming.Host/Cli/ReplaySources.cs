@@ -106,6 +106,32 @@ internal static class ReplaySources
         }
     }
 
+    /// <summary>
+    /// Merges time-ordered sources into one event-time order (invalid lines first, as soon as read; ties keep source order).
+    /// The processor's windows follow each partition's stream time, so a replay that went back in time (the next file, the
+    /// next C-MAPSS unit) would arrive as late data.
+    /// </summary>
+    public static IEnumerable<(int Source, ReplayRecord Record)> MergeByEventTime(IReadOnlyList<IEnumerator<ReplayRecord>> sources)
+    {
+        var queue = new PriorityQueue<int, (long Time, int Source)>();
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i].MoveNext())
+                queue.Enqueue(i, (TimeOf(sources[i].Current), i));
+        }
+        while (queue.TryDequeue(out var index, out _))
+        {
+            yield return (index, sources[index].Current);
+            if (sources[index].MoveNext())
+                queue.Enqueue(index, (TimeOf(sources[index].Current), index));
+        }
+    }
+
+    /// <summary>C-MAPSS lists each unit's whole life before the next unit's; ordered by cycle, the units advance together.</summary>
+    public static IEnumerable<ReplayRecord> InEventTimeOrder(IEnumerable<ReplayRecord> records) => records.OrderBy(TimeOf);
+
+    private static long TimeOf(ReplayRecord record) => record.Sample?.TimestampMs ?? long.MinValue;
+
     /// <summary>Telemetry JSON, one sample per line, validated with the pipeline's parser; old data is fine, the future is not.</summary>
     public static IEnumerable<ReplayRecord> ReadJsonLines(TextReader reader, TelemetryLimits limits, DateTimeOffset now)
     {
