@@ -44,7 +44,9 @@ public sealed class ComposeFileTests
                 Assert.That(settings.Http.ValidateForApi, Throws.Nothing, "the exposed API has a key");
             Assert.That(settings.Kafka.BootstrapServers, Is.EqualTo("kafka:9092"), pipeline);
             Assert.That(settings.Kafka.Partitions.ToString(), Is.EqualTo(kafka["KAFKA_NUM_PARTITIONS"]), pipeline);
-            Assert.That(settings.Topics.All, Is.EqualTo(new[] { TopicNames.Telemetry, TopicNames.Features, TopicNames.Scores, TopicNames.Alerts, TopicNames.DeadLetter }),
+            Assert.That(settings.Topics.Data, Is.EqualTo(new[] { TopicNames.Telemetry, TopicNames.Features, TopicNames.Scores, TopicNames.Alerts, TopicNames.DeadLetter }),
+                $"{pipeline} uses the default topic names the dashboards and docs name");
+            Assert.That(settings.Topics.ProcessorOffsets, Is.EqualTo(new TopicSettings().ProcessorOffsets),
                 $"{pipeline} uses the default topic names the dashboards and docs name");
             var db = new NpgsqlConnectionStringBuilder(settings.Storage.ConnectionString);
             Assert.That((db.Host, db.Port, db.Database, db.Username, db.Password),

@@ -179,21 +179,17 @@ public sealed class HttpIngestTests
     [Test]
     public async Task Readiness_reports_a_state_restore_with_its_reason_and_recovers_when_it_ends()
     {
-        var restores = new StateRestoreTracker();
-        await using var api = await ApiUnderTest.StartAsync(extraCheck: restores);
+        var restoring = true;
+        await using var api = await ApiUnderTest.StartAsync(extraCheck: new StateRestoreCheck(() => Volatile.Read(ref restoring)));
 
-        HttpStatusCode during;
-        string reasons;
-        using (restores.Begin("telemetry[3]"))
-        {
-            using var response = await api.Client.GetAsync("/health/ready");
-            during = response.StatusCode;
-            reasons = await response.Content.ReadAsStringAsync();
-        }
+        using var response = await api.Client.GetAsync("/health/ready");
+        var during = response.StatusCode;
+        var reasons = await response.Content.ReadAsStringAsync();
+        Volatile.Write(ref restoring, false);
         using var after = await api.Client.GetAsync("/health/ready");
 
         Assert.That(during, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
-        Assert.That(reasons, Does.Contain("state restore in progress: telemetry[3]"));
+        Assert.That(reasons, Does.Contain("\"status\":\"not_ready\"").And.Contain("state restore in progress"));
         Assert.That(after.StatusCode, Is.EqualTo(HttpStatusCode.OK), await after.Content.ReadAsStringAsync());
     }
 

@@ -28,6 +28,7 @@ public sealed class PrometheusScrapeTests
                  {
                      (v => settings.Topics.Telemetry = v, "telemetry"), (v => settings.Topics.Features = v, "features"), (v => settings.Topics.Scores = v, "scores"),
                      (v => settings.Topics.Alerts = v, "alerts"), (v => settings.Topics.DeadLetter = v, "dead-letter"),
+                     (v => settings.Topics.ProcessorOffsets = v, "processor-offsets"),
                  })
         {
             set($"{name}-{suffix}");

@@ -114,16 +114,20 @@ internal static class RunCommand
         else
         {
             kafka = KafkaCluster.Connect(settings.Kafka);
-            await kafka.EnsureTopicsAsync(settings.Topics.All, stop).ConfigureAwait(false);
+            await kafka.EnsureTopicsAsync(settings.Topics.All, [settings.Topics.ProcessorOffsets], stop).ConfigureAwait(false);
         }
         try
         {
             using var counters = new PipelineCounters();
             using var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             using var kafkaCheck = new KafkaReadinessCheck(kafka);
-            var restores = new StateRestoreTracker();
             var scorer = new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
-            var checks = new List<IReadinessCheck> { kafkaCheck, restores, new ModelReadinessCheck(scorer) };
+            var processor = roles.HasFlag(Roles.Processor)
+                ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>())
+                : null;
+            var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
+            if (processor is not null)
+                checks.Add(new StateRestoreCheck(() => processor.IsRestoring));
             if (runtime is not null)
                 checks.Add(new DatabaseReadinessCheck(runtime.DataSource));
             var api = roles.HasFlag(Roles.Api);
@@ -141,8 +145,8 @@ internal static class RunCommand
 
             using var workersStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
             var workers = new List<(string Role, Task Task)>();
-            if (roles.HasFlag(Roles.Processor))
-                workers.Add(("processor", new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>()).RunAsync(workersStop.Token)));
+            if (processor is not null)
+                workers.Add(("processor", processor.RunAsync(workersStop.Token)));
             if (runtime is not null)
                 workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));
             var stopped = new TaskCompletionSource();

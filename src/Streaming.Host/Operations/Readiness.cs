@@ -89,49 +89,11 @@ internal sealed class ModelReadinessCheck(IWindowScorer scorer) : IReadinessChec
 }
 
 /// <summary>
-/// Partitions whose state is being restored (changelog replay after a rebalance or restart): the process is not ready while
-/// any is. The processor calls <see cref="Begin"/> when a restore starts and disposes the result when it ends.
+/// Not ready while the processor rebuilds partition state from its history (after a restart or a rebalance): its outputs
+/// would lag until the replay ends.
 /// </summary>
-internal sealed class StateRestoreTracker : IReadinessCheck
+internal sealed class StateRestoreCheck(Func<bool> isRestoring) : IReadinessCheck
 {
-    private readonly Dictionary<string, int> _inProgress = new(StringComparer.Ordinal);
-
-    public IDisposable Begin(string what)
-    {
-        lock (_inProgress)
-            _inProgress[what] = _inProgress.GetValueOrDefault(what) + 1;
-        return new Restore(this, what);
-    }
-
-    public Task<string?> ProblemAsync(CancellationToken cancellationToken)
-    {
-        lock (_inProgress)
-        {
-            return Task.FromResult(_inProgress.Count == 0
-                ? null
-                : $"state restore in progress: {string.Join(", ", _inProgress.Keys.Order(StringComparer.Ordinal))}");
-        }
-    }
-
-    private void End(string what)
-    {
-        lock (_inProgress)
-        {
-            if (_inProgress.TryGetValue(what, out var n) && n > 1)
-                _inProgress[what] = n - 1;
-            else
-                _inProgress.Remove(what);
-        }
-    }
-
-    private sealed class Restore(StateRestoreTracker tracker, string what) : IDisposable
-    {
-        private int _ended;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _ended, 1) == 0)
-                tracker.End(what);
-        }
-    }
+    public Task<string?> ProblemAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(isRestoring() ? "state restore in progress: the processor is rebuilding partition state from the telemetry history" : null);
 }
