@@ -121,6 +121,19 @@ public sealed class HttpIngestTests
     }
 
     [Test]
+    public async Task Batch_over_the_sample_limit_gets_413_naming_the_setting_and_nothing_reaches_the_topic()
+    {
+        await using var api = await ApiUnderTest.StartAsync(http => http.MaxBatchSamples = 3);
+        var sample = $$"""{"host":"web-1","timestamp":"{{DateTimeOffset.UtcNow:O}}","cpu_usage":75.5}""";
+
+        var (status, json) = await api.PostAsync("/api/v1/metrics", "[" + string.Join(",", Enumerable.Repeat(sample, 4)) + "]");
+
+        Assert.That(status, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+        Assert.That(json.RootElement.GetProperty("error").GetString(), Does.Contain("more than 3 samples (Http:MaxBatchSamples)"));
+        await api.AssertTopicHoldsOnlyAMarkerAsync();
+    }
+
+    [Test]
     public async Task Exposed_api_answers_401_without_a_valid_key_while_metrics_and_health_stay_open()
     {
         await using var api = await ApiUnderTest.StartAsync(http =>

@@ -61,6 +61,8 @@ public sealed class PrometheusExpositionTests
         var text = exporter.Collect();
 
         Assert.That(text, Does.Contain("demo_events_total{file_path=\"C:\\\\tmp\\\\\\\"x\\\"\\nnext\"} 1\n"));
+        Assert.That(PrometheusExporter.SanitizeName("9lives.count", label: false), Is.EqualTo("_lives_count"));
+        Assert.That(PrometheusExporter.SanitizeName("a:b", label: true), Is.EqualTo("a_b"));
     }
 
     [Test]

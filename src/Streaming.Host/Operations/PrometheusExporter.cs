@@ -134,9 +134,7 @@ internal sealed class PrometheusExporter : IDisposable
             var ok = c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or '_' || (c == ':' && !label) || (i > 0 && c is >= '0' and <= '9');
             builder.Append(ok ? c : '_');
         }
-        if (builder.Length == 0 || char.IsAsciiDigit(name[0]))
-            builder.Insert(0, '_');
-        return builder.ToString();
+        return builder.Length == 0 ? "_" : builder.ToString();
     }
 
     internal static string EscapeLabelValue(string value)
