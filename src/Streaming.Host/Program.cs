@@ -16,6 +16,9 @@ internal static class Program
             STREAMING_PG, Windows__Size, ...); see the README's configuration table.
             """);
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(AlertsCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(DevKafkaCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());

@@ -126,6 +126,54 @@ public sealed class DemoSettings
     public double BadRecordRate { get; set; } = 0.001;
 }
 
+/// <summary>The HTTP server: /metrics, /health/* and the /api/v1 endpoints.</summary>
+public sealed class HttpSettings
+{
+    /// <summary>Address to bind; loopback unless <see cref="Expose"/> is set.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>TCP port; 0 picks a free one (tests).</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary>Serve on a non-loopback address; then the API requires one of <see cref="ApiKeys"/>.</summary>
+    public bool Expose { get; set; }
+
+    /// <summary>Accepted as <c>Authorization: Bearer KEY</c> or <c>X-Api-Key: KEY</c> on /api/v1; never logged.</summary>
+    public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>Largest request body accepted; larger requests get 413.</summary>
+    public int MaxRequestBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Most samples one POST /api/v1/metrics may carry.</summary>
+    public int MaxBatchSamples { get; set; } = 10_000;
+
+    /// <summary>
+    /// An exposed API needs a key; checked where the API is served, so exposed processor and sink processes (metrics and
+    /// health only) need none.
+    /// </summary>
+    internal void ValidateForApi()
+    {
+        if (Expose && ApiKeys.Count(k => !string.IsNullOrWhiteSpace(k)) == 0)
+            throw new OptionsException("Http:ApiKeys", "must hold at least one key when Http:Expose is true and the api role runs (env Http__ApiKeys__0=...); the API is never served unauthenticated beyond loopback");
+    }
+
+    internal void Validate()
+    {
+        if (Port is < 0 or > 65535)
+            throw new OptionsException("Http:Port", $"must be 0-65535, was {Port}");
+        if (!System.Net.IPAddress.TryParse(Address, out var address))
+            throw new OptionsException("Http:Address", $"must be an IP address such as 127.0.0.1 or 0.0.0.0, was '{Address}'");
+        if (!System.Net.IPAddress.IsLoopback(address) && !Expose)
+            throw new OptionsException("Http:Address", $"is {Address}, which is not loopback; set Http:Expose=true (and Http:ApiKeys) to serve beyond this machine, or use 127.0.0.1");
+        if (ApiKeys.Any(k => !string.IsNullOrWhiteSpace(k) && k.Trim().Length < 16))
+            throw new OptionsException("Http:ApiKeys", "holds a key shorter than 16 characters; use a long random key, e.g. `openssl rand -hex 32`");
+        if (MaxRequestBytes is < 1024 or > 256 * 1024 * 1024)
+            throw new OptionsException("Http:MaxRequestBytes", $"must be 1024-268435456, was {MaxRequestBytes}");
+        if (MaxBatchSamples is < 1 or > 1_000_000)
+            throw new OptionsException("Http:MaxBatchSamples", $"must be 1-1000000, was {MaxBatchSamples}");
+    }
+}
+
 /// <summary>All settings, bound from appsettings.json and environment variables and validated once.</summary>
 public sealed class StreamingSettings
 {
@@ -144,6 +192,7 @@ public sealed class StreamingSettings
     public EnsembleOptions Ensemble { get; set; } = new();
     public ModelSettings Models { get; set; } = new();
     public Modeling.TrainingSettings Training { get; set; } = new();
+    public HttpSettings Http { get; set; } = new();
 
     public ProcessorSettings ToProcessorSettings() => new()
     {
@@ -178,6 +227,7 @@ public sealed class StreamingSettings
             throw new OptionsException("Processor:MaxBatch", $"must be 1-100000, was {Processor.MaxBatch}");
         if (Sink.MaxBatch is < 1 or > 1_000_000)
             throw new OptionsException("Sink:MaxBatch", $"must be 1-1000000, was {Sink.MaxBatch}");
+        Http.Validate();
         if (Demo.Rate < 1)
             throw new OptionsException("Demo:Rate", $"must be at least 1 sample/s, was {Demo.Rate}");
         if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 6)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Confluent.Kafka;
 using Streaming.Contracts;
 
 namespace Streaming.Host.Pipeline;
@@ -29,6 +30,24 @@ public sealed class PipelineCounters : IDisposable
     private long _alertsTotal;
     private long _rowsTotal;
 
+    private static readonly double[] LatencyBuckets = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+    private static readonly double[] ScoreBuckets = [0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50, 100];
+    private static readonly long[] BatchBuckets = [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 50_000, 100_000];
+    private static readonly double[] DurationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    // Weight of one scored window in the drift average: about the last few hundred windows count.
+    private const double DriftAlpha = 0.01;
+
+    private readonly Counter<long> _stageRecords;
+    private readonly Histogram<double> _endToEndLatency;
+    private readonly Histogram<double> _anomalyScore;
+    private readonly Histogram<long> _sinkBatchRecords;
+    private readonly Histogram<double> _sinkBatchDuration;
+    private readonly Counter<long> _httpRequests;
+    private readonly ConcurrentDictionary<(string Role, string Topic, int Partition), long> _lag = new();
+    private readonly ConcurrentDictionary<string, double> _drift = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _models = new(StringComparer.Ordinal);
+
     public PipelineCounters()
     {
         _produced = _meter.CreateCounter<long>("streaming_samples_produced", description: "Samples the simulator or ingest published to the telemetry topic");
@@ -37,7 +56,26 @@ public sealed class PipelineCounters : IDisposable
         _windows = _meter.CreateCounter<long>("streaming_windows_closed", description: "Entity windows closed and published as features");
         _alerts = _meter.CreateCounter<long>("streaming_alert_events", description: "Alert events published, by status");
         _rows = _meter.CreateCounter<long>("streaming_sink_rows", description: "Rows the sink committed to TimescaleDB, by table");
+        _stageRecords = _meter.CreateCounter<long>("streaming_stage_records",
+            description: "Records handled per stage (ingest, replay, simulator, processor, sink); rate() gives records/s");
+        _endToEndLatency = _meter.CreateHistogram("streaming_end_to_end_latency_seconds", "s",
+            "From a window's end (event time) to its alert event being produced; includes the window grace period",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _anomalyScore = _meter.CreateHistogram("streaming_anomaly_score", null, "Anomaly score of every scored window, by model",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ScoreBuckets });
+        _sinkBatchRecords = _meter.CreateHistogram("streaming_sink_batch_records", null, "Records per batch the sink committed",
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = BatchBuckets });
+        _sinkBatchDuration = _meter.CreateHistogram("streaming_sink_batch_duration_seconds", "s", "Time to write and commit one sink batch",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _httpRequests = _meter.CreateCounter<long>("streaming_http_requests", description: "HTTP API requests, by route and status code");
+        _meter.CreateObservableGauge("streaming_consumer_lag", ObserveLag, description: "Records behind the partition's high watermark, by role, topic and partition");
+        _meter.CreateObservableGauge("streaming_model_drift", ObserveDrift,
+            description: "Drift indicator per model: exponentially weighted mean of score / threshold over scored windows (1 = at the threshold)");
+        _meter.CreateObservableGauge("streaming_model_info", ObserveModels, description: "The model and version in use (value 1)");
     }
+
+    /// <summary>This instance's meter: an exporter selects it so several pipelines in one process do not mix.</summary>
+    internal Meter Meter => _meter;
 
     public long Produced => Interlocked.Read(ref _producedTotal);
     public long Accepted => Interlocked.Read(ref _acceptedTotal);
@@ -76,6 +114,13 @@ public sealed class PipelineCounters : IDisposable
         _windows.Add(count);
     }
 
+    /// <summary>An alert event about to be produced at <paramref name="now"/>: counted by status, its latency recorded.</summary>
+    public void AddAlert(AnomalyEvent alert, DateTimeOffset now)
+    {
+        AddAlert(alert.Status);
+        _endToEndLatency.Record(Math.Max(0, (now - alert.WindowEnd).TotalSeconds));
+    }
+
     public void AddAlert(string status)
     {
         Interlocked.Increment(ref _alertsTotal);
@@ -91,6 +136,70 @@ public sealed class PipelineCounters : IDisposable
         _rowsByTable.AddOrUpdate(table, count, (_, n) => n + count);
         _rows.Add(count, new KeyValuePair<string, object?>("table", table));
     }
+
+    public void AddStageRecords(string stage, long count)
+    {
+        if (count > 0)
+            _stageRecords.Add(count, new KeyValuePair<string, object?>("stage", stage));
+    }
+
+    public void AddHttpRequest(string route, int status) =>
+        _httpRequests.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("status", status));
+
+    /// <summary>A scored window: its score into the distribution and the model's drift average.</summary>
+    public void RecordScore(string model, double score, double threshold)
+    {
+        _anomalyScore.Record(score, new KeyValuePair<string, object?>("model", model));
+        if (threshold > 0 && double.IsFinite(score))
+            _drift.AddOrUpdate(model, static (_, ratio) => ratio, static (_, old, ratio) => old + DriftAlpha * (ratio - old), score / threshold);
+    }
+
+    public void SetActiveModel(string model, string version) => _models[model] = version;
+
+    public void RecordSinkBatch(long records, TimeSpan duration)
+    {
+        _sinkBatchRecords.Record(records);
+        _sinkBatchDuration.Record(duration.TotalSeconds);
+    }
+
+    /// <summary>Lag of every partition the consumer owns now, from its cached watermarks (no broker round trip).</summary>
+    public void UpdateLag<TKey, TValue>(string role, IConsumer<TKey, TValue> consumer)
+    {
+        var lags = new List<(string Topic, int Partition, long Lag)>(consumer.Assignment.Count);
+        foreach (var tp in consumer.Assignment)
+        {
+            var watermarks = consumer.GetWatermarkOffsets(tp);
+            if (watermarks.High.Value < 0)
+                continue;
+            var position = consumer.Position(tp);
+            var from = position.Value >= 0 ? position.Value : Math.Max(0, watermarks.Low.Value);
+            lags.Add((tp.Topic, tp.Partition.Value, Math.Max(0, watermarks.High.Value - from)));
+        }
+        SetLag(role, lags);
+    }
+
+    /// <summary>Replaces the role's lag series: partitions no longer listed (revoked) disappear.</summary>
+    internal void SetLag(string role, IReadOnlyCollection<(string Topic, int Partition, long Lag)> lags)
+    {
+        foreach (var key in _lag.Keys)
+        {
+            if (key.Role == role && !lags.Any(l => l.Partition == key.Partition && l.Topic == key.Topic))
+                _lag.TryRemove(key, out _);
+        }
+        foreach (var (topic, partition, lag) in lags)
+            _lag[(role, topic, partition)] = lag;
+    }
+
+    private IEnumerable<Measurement<long>> ObserveLag() => _lag.Select(kv => new Measurement<long>(kv.Value,
+        new KeyValuePair<string, object?>("role", kv.Key.Role),
+        new KeyValuePair<string, object?>("topic", kv.Key.Topic),
+        new KeyValuePair<string, object?>("partition", kv.Key.Partition)));
+
+    private IEnumerable<Measurement<double>> ObserveDrift() =>
+        _drift.Select(kv => new Measurement<double>(kv.Value, new KeyValuePair<string, object?>("model", kv.Key)));
+
+    private IEnumerable<Measurement<int>> ObserveModels() => _models.Select(kv => new Measurement<int>(1,
+        new KeyValuePair<string, object?>("model", kv.Key), new KeyValuePair<string, object?>("version", kv.Value)));
 
     public void Dispose() => _meter.Dispose();
 }

@@ -94,6 +94,7 @@ internal sealed partial class ProcessorWorker
             .SetPartitionsLostHandler((_, lost) => OnRevoked(lost.Select(p => p.TopicPartition), keepState: false))
             .Build();
         consumer.Subscribe(_settings.Topics.Telemetry);
+        _counters.SetActiveModel(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion);
 
         var batch = _batch;
         var output = new KafkaOutput(this);
@@ -104,6 +105,7 @@ internal sealed partial class ProcessorWorker
                 CollectBatch(consumer, batch, cancellationToken);
                 ProcessBatch(batch, output);
                 Publish(producer, consumer, batch, exactlyOnce);
+                _counters.UpdateLag("processor", consumer);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -233,7 +235,9 @@ internal sealed partial class ProcessorWorker
             if (offsets.Count > 0)
                 consumer.Commit(offsets);
         }
-        Interlocked.Add(ref _processed, batch.Count(r => _partitions.ContainsKey(r.Partition.Value)));
+        var processed = batch.Count(r => _partitions.ContainsKey(r.Partition.Value));
+        Interlocked.Add(ref _processed, processed);
+        _counters.AddStageRecords("processor", processed);
         _committedBatches++;
     }
 
@@ -450,6 +454,7 @@ internal sealed partial class ProcessorWorker
         public void Scored(WindowAssessment assessment)
         {
             var window = assessment.Window;
+            worker._counters.RecordScore(assessment.Model, assessment.Score, assessment.Threshold);
             Add(new ScoreEvent(window.Entity, window.Bounds.Start, window.Bounds.End, assessment.Model, assessment.ModelVersion,
                 assessment.Score, assessment.Threshold, assessment.IsAnomaly, assessment.Contributors));
             // Ensemble members (and a shadow candidate) are recorded too, so their scores can be compared in the database.
@@ -481,7 +486,7 @@ internal sealed partial class ProcessorWorker
 
         public void Alert(AnomalyEvent alert)
         {
-            worker._counters.AddAlert(alert.Status);
+            worker._counters.AddAlert(alert, worker._clock.GetUtcNow());
             worker._pending.Add(new PendingMessage(worker._settings.Topics.Alerts, new Message<string?, byte[]>
             {
                 Key = alert.Entity,

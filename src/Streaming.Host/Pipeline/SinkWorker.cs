@@ -67,12 +67,16 @@ internal sealed partial class SinkWorker(
                 var offsets = records.GroupBy(r => (r.Topic, r.Partition.Value))
                     .Select(g => new SourceOffset(g.Key.Topic, g.Key.Value, g.Max(r => r.Offset.Value) + 1))
                     .ToList();
+                var writeStarted = clock.GetTimestamp();
                 if (!WriteWithRetry(consumer, offsets, cancellationToken))
                     continue;
+                counters.RecordSinkBatch(records.Count, clock.GetElapsedTime(writeStarted));
+                counters.AddStageRecords("sink", records.Count);
                 foreach (var g in records.GroupBy(r => r.Topic))
                     _recordsByTopic.AddOrUpdate(g.Key, g.Count(), (_, n) => n + g.Count());
                 // Kafka's committed offsets only feed lag monitoring; the database's decide where the sink resumes.
                 consumer.Commit(offsets.Select(o => new TopicPartitionOffset(o.Topic, o.Partition, o.NextOffset)));
+                counters.UpdateLag("sink", consumer);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

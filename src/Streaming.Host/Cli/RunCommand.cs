@@ -1,0 +1,183 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Streaming.Host.Api;
+using Streaming.Host.Configuration;
+using Streaming.Host.Operations;
+using Streaming.Host.Pipeline;
+using Streaming.Kafka;
+
+namespace Streaming.Host.Cli;
+
+/// <summary>The pipeline roles one process runs.</summary>
+[Flags]
+internal enum Roles
+{
+    None = 0,
+    Processor = 1,
+    Sink = 2,
+    Api = 4,
+    All = Processor | Sink | Api,
+}
+
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var role = new Option<string[]>("--role")
+        {
+            Description = "processor (scorer is part of it for now), sink or api; repeat or comma-separate; default all three",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var port = new Option<int?>("--port") { Description = "HTTP port for /metrics, /health/* and the API (default Http:Port, 8080)" };
+        var verbose = new Option<bool>("--verbose") { Description = "Log component start-up and rebalances" };
+        var command = new Command("run", """
+            Runs pipeline roles until Ctrl-C, each scalable on its own (run more processes with the same role; Kafka's
+            consumer groups share the partitions):
+              processor  telemetry → windows → features → scores → alerts (the scorer role is part of the processor for now)
+              sink       every topic → TimescaleDB
+              api        POST /api/v1/metrics (ingest) and POST /api/v1/score
+            Every role serves /metrics (Prometheus) and /health/live, /health/ready on Http:Address:Http:Port (127.0.0.1:8080;
+            Http__Expose=true and Http__ApiKeys__0=KEY serve beyond loopback, with the API behind that key).
+
+              streaming run                                      # all roles in one process
+              KAFKA_BOOTSTRAP_SERVERS=kafka:9092 streaming run --role processor --port 8081
+              streaming run --role sink --role api
+            """) { role, port, verbose };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!TryParseRoles(parse.GetValue(role) ?? [], out var roles, out var problem))
+            {
+                Console.Error.WriteLine(problem);
+                return 2;
+            }
+            StreamingSettings settings;
+            try
+            {
+                settings = StreamingSettings.Load(parse.GetValue(port) is { } p
+                    ? [new("Http:Port", p.ToString(CultureInfo.InvariantCulture))]
+                    : null);
+                if (roles.HasFlag(Roles.Api))
+                    settings.Http.ValidateForApi();
+            }
+            catch (OptionsException ex)
+            {
+                return CliSupport.ReportConfigurationError(ex);
+            }
+            using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
+            using var cts = CliSupport.CancelOnCtrlC();
+            // Orchestrators (docker stop, Kubernetes) send SIGTERM: stop the roles cleanly as Ctrl-C does.
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+            {
+                signal.Cancel = true;
+                cts.Cancel();
+            });
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
+            return await RunAsync(settings, roles, loggers, TimeProvider.System, linked.Token).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    internal static bool TryParseRoles(IEnumerable<string> values, out Roles roles, out string problem)
+    {
+        roles = Roles.None;
+        problem = "";
+        foreach (var value in values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            switch (value.ToLowerInvariant())
+            {
+                case "processor" or "scorer": roles |= Roles.Processor; break;
+                case "sink": roles |= Roles.Sink; break;
+                case "api": roles |= Roles.Api; break;
+                default:
+                    problem = $"--role '{value}' is not a role; use processor, scorer, sink or api.";
+                    return false;
+            }
+        }
+        if (roles == Roles.None)
+            roles = Roles.All;
+        return true;
+    }
+
+    public static async Task<int> RunAsync(StreamingSettings settings, Roles roles, ILoggerFactory loggers, TimeProvider clock, CancellationToken stop)
+    {
+        // Only the sink needs the database; the other roles scale without it.
+        PipelineRuntime? runtime = null;
+        KafkaCluster kafka;
+        if (roles.HasFlag(Roles.Sink))
+        {
+            runtime = await PipelineRuntime.StartAsync(settings, loggers, clock, stop).ConfigureAwait(false);
+            kafka = runtime.Kafka;
+        }
+        else
+        {
+            kafka = KafkaCluster.Connect(settings.Kafka);
+            await kafka.EnsureTopicsAsync(settings.Topics.All, [settings.Topics.ProcessorOffsets], stop).ConfigureAwait(false);
+        }
+        try
+        {
+            using var counters = new PipelineCounters();
+            using var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
+            using var kafkaCheck = new KafkaReadinessCheck(kafka);
+            var scorer = new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
+            var processor = roles.HasFlag(Roles.Processor)
+                ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>())
+                : null;
+            var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
+            if (processor is not null)
+                checks.Add(new StateRestoreCheck(() => processor.IsRestoring));
+            if (runtime is not null)
+                checks.Add(new DatabaseReadinessCheck(runtime.DataSource));
+            var api = roles.HasFlag(Roles.Api);
+            if (api)
+                counters.SetActiveModel(scorer.Model, scorer.Version);
+            var services = new HttpServices(exporter, new Readiness(checks, TimeSpan.FromSeconds(3)), counters, api ? kafka : null, api ? scorer : null);
+            await using var server = await HttpServer.StartAsync(settings, services, clock, loggers, stop).ConfigureAwait(false);
+
+            Console.WriteLine($"Streaming roles: {roles.ToString().ToLowerInvariant()}");
+            Console.WriteLine($"  Kafka     {(kafka.IsEmbedded ? "embedded" : "external")} at {kafka.BootstrapServers}");
+            if (runtime is not null)
+                Console.WriteLine($"  Database  {Redact(runtime.ConnectionString)}");
+            Console.WriteLine($"  HTTP      {server.Address} (/metrics, /health/live, /health/ready{(api ? ", POST /api/v1/metrics, POST /api/v1/score" : "")})");
+            Console.WriteLine("Ctrl-C stops.");
+
+            using var workersStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            var workers = new List<(string Role, Task Task)>();
+            if (processor is not null)
+                workers.Add(("processor", processor.RunAsync(workersStop.Token)));
+            if (runtime is not null)
+                workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));
+            var stopped = new TaskCompletionSource();
+            await using (stop.Register(() => stopped.TrySetResult()))
+                await Task.WhenAny(workers.Select(w => w.Task).Append(stopped.Task)).ConfigureAwait(false);
+            // One role failing stops the others: a half-running process would look healthy to an orchestrator.
+            await workersStop.CancelAsync().ConfigureAwait(false);
+            var exitCode = 0;
+            foreach (var (role, task) in workers)
+            {
+                await Task.WhenAny(task).ConfigureAwait(false);
+                if (task.IsFaulted)
+                {
+                    Console.Error.WriteLine($"The {role} stopped with an error: {task.Exception!.GetBaseException().Message}");
+                    exitCode = 1;
+                }
+            }
+            return exitCode;
+        }
+        finally
+        {
+            if (runtime is not null)
+                await runtime.DisposeAsync().ConfigureAwait(false);
+            else
+                kafka.Dispose();
+        }
+    }
+
+    private static string Redact(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        return $"{builder.Host}:{builder.Port}/{builder.Database} (user {builder.Username})";
+    }
+}
