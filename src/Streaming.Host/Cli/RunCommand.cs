@@ -6,7 +6,9 @@ using Npgsql;
 using Streaming.Host.Api;
 using Streaming.Host.Configuration;
 using Streaming.Host.Operations;
+using Streaming.Host.Modeling;
 using Streaming.Host.Pipeline;
+using Streaming.Models.Pipeline;
 using Streaming.Kafka;
 
 namespace Streaming.Host.Cli;
@@ -105,6 +107,7 @@ internal static class RunCommand
     {
         // Only the sink needs the database; the other roles scale without it.
         PipelineRuntime? runtime = null;
+        Npgsql.NpgsqlDataSource? registryDatabase = null;
         KafkaCluster kafka;
         if (roles.HasFlag(Roles.Sink))
         {
@@ -122,8 +125,19 @@ internal static class RunCommand
             using var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             using var kafkaCheck = new KafkaReadinessCheck(kafka);
             var scorer = new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
+            // The processor scores with the registry's active model bundle and follows activations (hot reload).
+            ModelWatcher? watcher = null;
+            ModelSetProvider? models = null;
+            if (roles.HasFlag(Roles.Processor))
+            {
+                registryDatabase = runtime?.DataSource ?? (await TrainCommand.OpenDatabaseAsync(settings, loggers, stop).ConfigureAwait(false)).DataSource;
+                models = new ModelSetProvider();
+                watcher = new ModelWatcher(new ModelRegistry(registryDatabase, RepositoryPaths.Resolve(settings.Models.Directory)), models,
+                    settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
+                await watcher.RefreshAsync(stop).ConfigureAwait(false);
+            }
             var processor = roles.HasFlag(Roles.Processor)
-                ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>())
+                ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models)
                 : null;
             var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
             if (processor is not null)
@@ -146,7 +160,11 @@ internal static class RunCommand
             using var workersStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
             var workers = new List<(string Role, Task Task)>();
             if (processor is not null)
+            {
+                Console.WriteLine($"  Models    {(models!.Active is { } active ? $"ensemble version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");
                 workers.Add(("processor", processor.RunAsync(workersStop.Token)));
+                workers.Add(("model watcher", watcher!.RunAsync(workersStop.Token)));
+            }
             if (runtime is not null)
                 workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));
             var stopped = new TaskCompletionSource();
@@ -168,6 +186,8 @@ internal static class RunCommand
         }
         finally
         {
+            if (registryDatabase is not null && !ReferenceEquals(registryDatabase, runtime?.DataSource))
+                await registryDatabase.DisposeAsync().ConfigureAwait(false);
             if (runtime is not null)
                 await runtime.DisposeAsync().ConfigureAwait(false);
             else

@@ -455,6 +455,7 @@ internal sealed partial class ProcessorWorker
         {
             var window = assessment.Window;
             worker._counters.RecordScore(assessment.Model, assessment.Score, assessment.Threshold);
+            worker._counters.SetActiveModel(assessment.Model, assessment.ModelVersion);
             Add(new ScoreEvent(window.Entity, window.Bounds.Start, window.Bounds.End, assessment.Model, assessment.ModelVersion,
                 assessment.Score, assessment.Threshold, assessment.IsAnomaly, assessment.Contributors));
             // Ensemble members (and a shadow candidate) are recorded too, so their scores can be compared in the database.
