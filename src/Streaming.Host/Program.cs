@@ -17,6 +17,7 @@ internal static class Program
             """);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DevKafkaCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         return root.Parse(args).InvokeAsync();
     }
 }
