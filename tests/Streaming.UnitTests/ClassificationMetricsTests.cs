@@ -75,15 +75,15 @@ public sealed class ClassificationMetricsTests
     [Test]
     public void Downtime_alarms_count_only_when_a_downtime_follows_within_their_horizon_and_lead_time_runs_from_the_first()
     {
-        var horizon = TimeSpan.FromMinutes(30);
-        DowntimeStart[] downtimes = [new("a", 100 * Minute), new("b", 100 * Minute)];
+        const long horizon = 30;
+        DowntimeStart[] downtimes = [new("a", 100), new("b", 100)];
         DowntimeAlarm[] alarms =
         [
-            new("a", 60 * Minute, horizon), // 40 minutes early: outside the horizon, false
-            new("a", 75 * Minute, horizon), // 25 minutes early: true, and the first that counts
-            new("a", 90 * Minute, horizon), // true
-            new("b", 100 * Minute, horizon), // at the downtime start: too late to be a prediction
-            new("a", 90 * Minute, TimeSpan.FromMinutes(5)), // another horizon
+            new("a", 60, horizon), // 40 early: outside the horizon, false
+            new("a", 75, horizon), // 25 early: true, and the first that counts
+            new("a", 90, horizon), // true
+            new("b", 100, horizon), // at the downtime start: too late to be a prediction
+            new("a", 90, 5), // another horizon
         ];
         var result = DowntimeMetrics.Evaluate(alarms, downtimes, [horizon]).Single();
 
@@ -91,6 +91,6 @@ public sealed class ClassificationMetricsTests
         Assert.That(result.TrueAlarms, Is.EqualTo(2));
         Assert.That(result.Precision, Is.EqualTo(0.5));
         Assert.That(result.Recall, Is.EqualTo(0.5));
-        Assert.That(result.LeadTimes, Is.EqualTo(new[] { TimeSpan.FromMinutes(25) }));
+        Assert.That(result.LeadTimes, Is.EqualTo(new[] { 25L }));
     }
 }

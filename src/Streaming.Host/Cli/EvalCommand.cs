@@ -45,8 +45,18 @@ internal static class EvalCommand
         command.SetAction(parse =>
         {
             var asJson = parse.GetValue(json);
-            var files = NabCorpus.Load(parse.GetValue(data)!.FullName, parse.GetValue(windows)!.FullName);
-            var profileList = parse.GetValue(profiles) is { } p ? NabCorpus.ReadProfiles(p.FullName) : NabCorpus.StandardProfiles;
+            IReadOnlyList<NabFile> files;
+            IReadOnlyList<NabProfile> profileList;
+            try
+            {
+                files = NabCorpus.Load(parse.GetValue(data)!.FullName, parse.GetValue(windows)!.FullName);
+                profileList = parse.GetValue(profiles) is { } p ? NabCorpus.ReadProfiles(p.FullName) : NabCorpus.StandardProfiles;
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or JsonException or UnauthorizedAccessException or KeyNotFoundException)
+            {
+                Console.Error.WriteLine($"Cannot read the NAB corpus: {ex.Message}");
+                return 2;
+            }
             var outputDirectory = parse.GetValue(output)!.FullName;
             var baseline = new BaselineNabDetector(new BaselineOptions());
             INabDetector[] detectors = [baseline];
