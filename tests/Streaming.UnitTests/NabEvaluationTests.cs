@@ -75,6 +75,22 @@ public sealed class NabEvaluationTests
     }
 
     [Test]
+    public void The_alert_signal_scores_only_the_row_that_opened_the_alert()
+    {
+        var random = new Random(7);
+        var timestamps = Enumerable.Range(0, 400).Select(i => 1_400_000_000_000L + i * 300_000L).ToArray();
+        var values = timestamps.Select(_ => 10 + random.NextDouble()).ToArray();
+        for (var i = 300; i < 310; i++)
+            values[i] = 40; // a sustained shift: many anomalous windows, one alert
+
+        var detector = new BaselineNabDetector(new BaselineOptions(), BaselineSignal.AlertOpenings);
+        var scores = detector.Detect(new NabFile("synthetic/shift.csv", timestamps, values, []));
+
+        Assert.That(detector.Name, Is.EqualTo("streaming_alerts"));
+        Assert.That(scores.Select((s, i) => (s, i)).Where(x => x.s > 0).Select(x => x.i), Is.EqualTo(new[] { 300 }));
+    }
+
+    [Test]
     public void The_anomaly_score_mapping_is_monotone_and_half_at_the_threshold()
     {
         Assert.That(BaselineNabDetector.ToAnomalyScore(0, 6), Is.EqualTo(0));

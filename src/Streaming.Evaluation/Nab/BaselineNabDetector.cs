@@ -5,21 +5,33 @@ using Streaming.Processing.Windows;
 
 namespace Streaming.Evaluation.Nab;
 
+/// <summary>Which of the processor's outputs becomes the NAB anomaly score.</summary>
+internal enum BaselineSignal
+{
+    /// <summary>Every scored window: the raw per-window verdict stream (the "scores" topic).</summary>
+    EveryWindow,
+
+    /// <summary>Only windows where the alert lifecycle opens an alert (the "alerts" topic); every other row scores 0.</summary>
+    AlertOpenings,
+}
+
 /// <summary>
 /// The production path as a NAB detector: each row is replayed as a <see cref="TelemetrySample"/> through a
 /// <see cref="PartitionProcessor"/> whose windows are one sampling interval wide (the file's median spacing, grace 0), so
 /// each window holds one row and the robust baseline scores each row against the rows before it.
 /// The robust z-score z maps to anomaly_score = z / (z + threshold): 0 for z = 0, 0.5 at the production alert threshold,
 /// approaching 1 as z grows. The mapping is monotone, so NAB's threshold sweep ranks rows exactly as z does.
-/// Rows before the baseline has enough history (and rows sharing a window, which get that window's score) score 0 until scored.
+/// Rows before the baseline has enough history score 0; rows sharing a window share its score. With
+/// <see cref="BaselineSignal.AlertOpenings"/> only the window that opens an alert keeps its score, which is how an operator
+/// sees the pipeline: one alert per incident, not one per anomalous window.
 /// </summary>
-internal sealed class BaselineNabDetector(BaselineOptions baseline) : INabDetector
+internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSignal signal = BaselineSignal.EveryWindow) : INabDetector
 {
     public const string MetricName = "value";
 
     private int _rejectedRows;
 
-    public string Name => "streaming_baseline";
+    public string Name => signal == BaselineSignal.EveryWindow ? "streaming_baseline" : "streaming_alerts";
 
     /// <summary>Rows the processor rejected so far (repeated timestamps), reported next to the scores.</summary>
     public int RejectedRows => _rejectedRows;
@@ -36,7 +48,7 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline) : INabDetect
             Windows = new WindowOptions { Size = TimeSpan.FromMilliseconds(sizeMs), Grace = TimeSpan.Zero },
             Baseline = baseline,
         }, TimeProvider.System);
-        var output = new Collector(baseline.Threshold);
+        var output = new Collector(baseline.Threshold, signal);
         var entity = file.Name;
         for (var i = 0; i < timestamps.Length; i++)
         {
@@ -70,8 +82,10 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline) : INabDetect
 
     public static double ToAnomalyScore(double z, double threshold) => z <= 0 ? 0 : z / (z + threshold);
 
-    private sealed class Collector(double threshold) : IProcessorOutput
+    private sealed class Collector(double threshold, BaselineSignal signal) : IProcessorOutput
     {
+        private readonly Dictionary<long, double> _scores = [];
+
         public Dictionary<long, double> ByWindowStart { get; } = [];
 
         public int Rejections { get; private set; }
@@ -83,10 +97,21 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline) : INabDetect
         {
         }
 
-        public void Scored(BaselineScore score) => ByWindowStart[score.Window.Bounds.StartMs] = ToAnomalyScore(score.Score, threshold);
+        public void Scored(BaselineScore score)
+        {
+            var value = ToAnomalyScore(score.Score, threshold);
+            if (signal == BaselineSignal.EveryWindow)
+                ByWindowStart[score.Window.Bounds.StartMs] = value;
+            else
+                _scores[score.Window.Bounds.StartMs] = value;
+        }
 
+        // The processor reports a window's alert right after its score, so the score is at hand.
         public void Alert(AnomalyEvent alert)
         {
+            var start = alert.WindowStart.ToUnixTimeMilliseconds();
+            if (signal == BaselineSignal.AlertOpenings && alert.Status == AlertStatus.Open)
+                ByWindowStart[start] = _scores[start];
         }
     }
 }

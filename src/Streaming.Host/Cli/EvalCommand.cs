@@ -59,7 +59,8 @@ internal static class EvalCommand
             }
             var outputDirectory = parse.GetValue(output)!.FullName;
             var baseline = new BaselineNabDetector(new BaselineOptions());
-            INabDetector[] detectors = [baseline];
+            var alerts = new BaselineNabDetector(new BaselineOptions(), BaselineSignal.AlertOpenings);
+            INabDetector[] detectors = [baseline, alerts];
             var results = new List<NabDetectorResult>();
             foreach (var detector in detectors)
             {
@@ -75,7 +76,7 @@ internal static class EvalCommand
                     command = "eval nab",
                     files = files.Count,
                     windows = files.Sum(f => f.Windows.Count),
-                    rejected_rows = new Dictionary<string, int> { [baseline.Name] = baseline.RejectedRows },
+                    rejected_rows = new Dictionary<string, int> { [baseline.Name] = baseline.RejectedRows, [alerts.Name] = alerts.RejectedRows },
                     detectors = results.Select(r => new
                     {
                         detector = r.Detector,
@@ -116,7 +117,7 @@ internal static class EvalCommand
             foreach (var r in results)
             {
                 Console.WriteLine();
-                Console.WriteLine($"{r.Detector}  ({r.Elapsed.TotalSeconds:F1} s; rows rejected by the processor: {(r.Detector == baseline.Name ? baseline.RejectedRows : 0)})");
+                Console.WriteLine($"{r.Detector}  ({r.Elapsed.TotalSeconds:F1} s; rows rejected by the processor: {(r.Detector == baseline.Name ? baseline.RejectedRows : alerts.RejectedRows)})");
                 Console.WriteLine($"  {"profile",-20}{"threshold",12}{"raw",10}{"null",8}{"perfect",9}{"windows hit",13}{"FP rows",9}");
                 foreach (var x in r.Profiles)
                     Console.WriteLine($"  {x.Profile,-20}{x.Threshold,12:F4}{x.RawScore,10:F2}{x.NullScore,8:F1}{x.PerfectScore,9:F1}{$"{x.DetectedWindows}/{x.Windows}",13}{x.FalsePositiveRows,9}");
