@@ -29,12 +29,19 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSign
 {
     public const string MetricName = "value";
 
-    private int _rejectedRows;
+    private readonly Dictionary<string, int> _rejected = new(StringComparer.Ordinal);
 
     public string Name => signal == BaselineSignal.EveryWindow ? "streaming_baseline" : "streaming_alerts";
 
-    /// <summary>Rows the processor rejected so far (repeated timestamps), reported next to the scores.</summary>
-    public int RejectedRows => _rejectedRows;
+    /// <summary>Rows the processor rejected so far, by file and reason (repeated or out-of-order timestamps), reported next to the scores.</summary>
+    public IReadOnlyDictionary<string, int> RejectedRows
+    {
+        get
+        {
+            lock (_rejected)
+                return new SortedDictionary<string, int>(_rejected, StringComparer.Ordinal);
+        }
+    }
 
     public double[] Detect(NabFile file)
     {
@@ -57,7 +64,11 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSign
         }
         processor.AdvanceStreamTime(timestamps[^1] + sizeMs);
         processor.EmitClosed(output);
-        Interlocked.Add(ref _rejectedRows, output.Rejections);
+        lock (_rejected)
+        {
+            foreach (var (reason, count) in output.Rejections)
+                _rejected[$"{file.RelativePath} {reason}"] = count;
+        }
 
         // Windows start at multiples of the size since the epoch, so a row's window is found by flooring its timestamp.
         for (var i = 0; i < timestamps.Length; i++)
@@ -88,10 +99,10 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSign
 
         public Dictionary<long, double> ByWindowStart { get; } = [];
 
-        public int Rejections { get; private set; }
+        public Dictionary<string, int> Rejections { get; } = new(StringComparer.Ordinal);
 
-        // A rejected row (a repeated timestamp) is dropped as production would drop it; it still gets its window's score.
-        public void Rejected(Rejection rejection) => Rejections++;
+        // A rejected row (a repeated or out-of-order timestamp) is dropped as production would drop it; it still gets its window's score.
+        public void Rejected(Rejection rejection) => Rejections[rejection.Code] = Rejections.GetValueOrDefault(rejection.Code) + 1;
 
         public void WindowClosed(ClosedWindow window)
         {

@@ -76,7 +76,7 @@ internal static class EvalCommand
                     command = "eval nab",
                     files = files.Count,
                     windows = files.Sum(f => f.Windows.Count),
-                    rejected_rows = new Dictionary<string, int> { [baseline.Name] = baseline.RejectedRows, [alerts.Name] = alerts.RejectedRows },
+                    rejected_rows = baseline.RejectedRows,
                     detectors = results.Select(r => new
                     {
                         detector = r.Detector,
@@ -110,6 +110,7 @@ internal static class EvalCommand
             }
             Console.WriteLine($"NAB: {files.Count} files, {files.Sum(f => f.Windows.Count)} labelled windows; result files under {outputDirectory}");
             Console.WriteLine("Scores are NAB-normalised over the corpus: 100 = a detection at the start of every window, 0 = never firing.");
+            Console.WriteLine($"Rows the production processor rejected (they keep their window's score): {(baseline.RejectedRows.Count == 0 ? "none" : string.Join(", ", baseline.RejectedRows.Select(x => $"{x.Key} {x.Value}")))}");
             Console.WriteLine();
             Console.WriteLine($"{"detector",-22}{string.Join("", profileList.Select(x => $"{x.Name,20}"))}");
             foreach (var r in results)
@@ -117,7 +118,7 @@ internal static class EvalCommand
             foreach (var r in results)
             {
                 Console.WriteLine();
-                Console.WriteLine($"{r.Detector}  ({r.Elapsed.TotalSeconds:F1} s; rows rejected by the processor: {(r.Detector == baseline.Name ? baseline.RejectedRows : alerts.RejectedRows)})");
+                Console.WriteLine($"{r.Detector}  ({r.Elapsed.TotalSeconds:F1} s)");
                 Console.WriteLine($"  {"profile",-20}{"threshold",12}{"raw",10}{"null",8}{"perfect",9}{"windows hit",13}{"FP rows",9}");
                 foreach (var x in r.Profiles)
                     Console.WriteLine($"  {x.Profile,-20}{x.Threshold,12:F4}{x.RawScore,10:F2}{x.NullScore,8:F1}{x.PerfectScore,9:F1}{$"{x.DetectedWindows}/{x.Windows}",13}{x.FalsePositiveRows,9}");
