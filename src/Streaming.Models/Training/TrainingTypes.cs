@@ -1,0 +1,32 @@
+namespace Streaming.Models.Training;
+
+/// <summary>Reported after every optimiser step (ValidationLoss null) and at the end of every epoch (with it).</summary>
+internal sealed record TrainingProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double? ValidationLoss);
+
+internal sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 30;
+
+    public int BatchSize { get; init; } = 32;
+
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Maximum global L2 norm of the gradient (as torch.nn.utils.clip_grad_norm_); 0 disables clipping.</summary>
+    public double ClipNorm { get; init; } = 1.0;
+
+    /// <summary>Epochs without validation improvement before stopping; the best epoch's weights are restored.</summary>
+    public int Patience { get; init; } = 5;
+
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Fraction of samples (the most recent ones for time series) held out for validation.</summary>
+    public double ValidationFraction { get; init; } = 0.2;
+}
+
+internal sealed record TrainingResult(
+    int EpochsRun,
+    int BestEpoch,
+    double BestValidationLoss,
+    IReadOnlyList<double> TrainLoss,
+    IReadOnlyList<double> ValidationLoss,
+    bool StoppedEarly);
