@@ -133,8 +133,9 @@ internal static class EvalCommand
         var profiles = new Option<FileInfo?>("--profiles") { Description = "NAB profiles.json (default: NAB's standard, reward_low_FP_rate, reward_low_FN_rate weights)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON summary object on stdout instead of tables" };
         var command = new Command("nab", """
-            Replays every NAB series through the production partition processor (one window per sampling interval, grace 0),
-            writes NAB result files, optimises each profile's threshold over the corpus and prints NAB's normalised scores
+            Replays every NAB series through the production partition processor (one window per sampling interval, grace 0)
+            as two detectors (every window's baseline score; alert openings only), runs the LSTM forecaster trained on each
+            file's probationary period as a third, writes NAB result files, optimises each profile's threshold over the corpus and prints NAB's normalised scores
             (100 = a detection at the start of every window, 0 = never firing).
 
               streaming eval nab --data ../shared/datasets/nab-dev/data \
@@ -159,7 +160,7 @@ internal static class EvalCommand
             var outputDirectory = parse.GetValue(output)!.FullName;
             var baseline = new BaselineNabDetector(new BaselineOptions());
             var alerts = new BaselineNabDetector(new BaselineOptions(), BaselineSignal.AlertOpenings);
-            INabDetector[] detectors = [baseline, alerts];
+            INabDetector[] detectors = [baseline, alerts, new LstmNabDetector(seed: 42)];
             var results = new List<NabDetectorResult>();
             foreach (var detector in detectors)
             {
