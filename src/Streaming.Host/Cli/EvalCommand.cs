@@ -20,6 +20,7 @@ internal static class EvalCommand
             Measures detection accuracy through the production code path (the Kafka-free partition processor).
 
               streaming eval nab --data ../shared/datasets/nab-dev/data --windows ../shared/datasets/nab-dev/labels/combined_windows.json --out results/nab
+              streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt
               streaming eval sim --entities 20 --days 2 --seed 42
             """);
         command.Subcommands.Add(CreateNab());
@@ -135,8 +136,8 @@ internal static class EvalCommand
         var command = new Command("nab", """
             Replays every NAB series through the production partition processor (one window per sampling interval, grace 0)
             as two detectors (every window's baseline score; alert openings only), runs the LSTM forecaster trained on each
-            file's probationary period as a third, writes NAB result files, optimises each profile's threshold over the corpus and prints NAB's normalised scores
-            (100 = a detection at the start of every window, 0 = never firing).
+            file's probationary period as a third, writes NAB result files, optimises each profile's threshold over the
+            corpus and prints NAB's normalised scores (100 = a detection at the start of every window, 0 = never firing).
 
               streaming eval nab --data ../shared/datasets/nab-dev/data \
                 --windows ../shared/datasets/nab-dev/labels/combined_windows.json \
