@@ -61,6 +61,29 @@ public sealed class RulEvaluationTests
     }
 
     [Test]
+    public void A_short_cmapss_evaluation_is_deterministic_and_beats_predicting_the_mean()
+    {
+        var options = new CmapssEvaluationOptions
+        {
+            TrainFile = Path.Combine(Datasets.Root, "cmapss", "train_FD001.txt"),
+            Epochs = 3,
+            HiddenSize = 8,
+            Stride = 5,
+            Seed = 3,
+        };
+        var first = CmapssEvaluation.Run(options);
+        var second = CmapssEvaluation.Run(options);
+
+        Assert.That(second.Model, Is.EqualTo(first.Model));
+        Assert.That((first.TrainEngines, first.ValidationEngines, first.TestEngines), Is.EqualTo((68, 12, 20)));
+        Assert.That(double.IsFinite(first.Model.Rmse) && double.IsFinite(first.Model.NasaScore), Is.True);
+        Assert.That(first.ModelVsCapped.Rmse, Is.LessThan(first.MeanBaselineVsCapped.Rmse));
+        Assert.That(first.Downtime.Select(d => d.Horizon), Is.EqualTo(new long[] { 10, 20, 30 }));
+        Assert.That(first.Downtime.Select(d => d.Downtimes), Is.All.EqualTo(20));
+        Assert.That(first.Downtime.SelectMany(d => d.LeadTimes).All(lead => lead >= 1 && lead <= 30), Is.True);
+    }
+
+    [Test]
     public void The_lstm_nab_detector_is_deterministic_and_scores_the_labelled_jump_above_the_quiet_rows()
     {
         var file = NabCorpus.Load(Datasets.NabData, Datasets.NabWindows, ["artificialWithAnomaly/art_daily_jumpsup.csv"]).Single();
