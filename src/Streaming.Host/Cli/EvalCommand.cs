@@ -258,6 +258,7 @@ internal static class EvalCommand
             }
             catch (ArgumentException ex)
             {
+                progress.Done();
                 Console.Error.WriteLine(ex.Message);
                 return 2;
             }
