@@ -1,12 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.Versioning;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Streaming.Storage;
-
-[assembly: SupportedOSPlatform("linux")]
 
 namespace Streaming.Storage.Bench;
 
@@ -22,6 +19,8 @@ internal static class Program
         var batchSize = Option(args, "--batch", 50_000);
         var rounds = Option(args, "--rounds", 3);
         var state = OptionText(args, "--state", Path.Combine(Environment.CurrentDirectory, ".local", "bench-postgres"));
+        // Npgsql's default write buffer is 8 KiB; the sink's data source may use a larger one (e.g. 65536).
+        var writeBuffer = Option(args, "--write-buffer", 0);
 
         var admin = Environment.GetEnvironmentVariable("STREAMING_PG");
         LocalPostgres? startedHere = null;
@@ -44,7 +43,11 @@ internal static class Program
             var csv = Path.Combine(Path.GetTempPath(), $"streaming-bench-{Environment.ProcessId}.csv");
             WriteCsv(batches, csv);
 
-            await using var dataSource = NpgsqlDataSource.Create(connectionString);
+            var sinkConnectionString = writeBuffer > 0
+                ? new NpgsqlConnectionStringBuilder(connectionString) { WriteBufferSize = writeBuffer }.ConnectionString
+                : connectionString;
+            Console.WriteLine($"sink write buffer: {(writeBuffer > 0 ? writeBuffer : 8192)} bytes");
+            await using var dataSource = NpgsqlDataSource.Create(sinkConnectionString);
             var writer = new TimescaleWriter(dataSource, capabilities, TimeProvider.System, NullLogger<TimescaleWriter>.Instance);
 
             // Warm-up: JIT, connection pool, first chunk creation.

@@ -36,6 +36,10 @@ public static class TelemetryParser
     private static readonly string[] EntityKeys = ["entity", "entity_id", "host", "machine", "device"];
     private static readonly string[] TimestampKeys = ["ts", "timestamp", "time"];
 
+    // Reused per thread: the sample gets an exact-size copy, the scratch list never escapes.
+    [ThreadStatic]
+    private static List<MetricValue>? t_metrics;
+
     public static bool TryParse(ReadOnlySpan<byte> utf8Json, TelemetryLimits limits, DateTimeOffset now,
         out TelemetrySample? sample, out Rejection rejection)
     {
@@ -65,18 +69,20 @@ public static class TelemetryParser
 
         string? entity = null;
         long? timestamp = null;
-        var metrics = new List<MetricValue>(8);
+        var names = NameInterner.Current;
+        var metrics = t_metrics ??= new List<MetricValue>(16);
+        metrics.Clear();
         Dictionary<string, string>? tags = null;
 
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
-            var name = reader.GetString()!;
+            var name = names.Get(ref reader);
             reader.Read();
             if (Array.IndexOf(EntityKeys, name) >= 0 && entity is null)
             {
                 if (reader.TokenType != JsonTokenType.String)
                     return Reject(out rejection, RejectionReason.InvalidEntity, $"'{name}' must be a string, found {Describe(reader.TokenType)}");
-                entity = reader.GetString()!;
+                entity = names.Get(ref reader);
                 if (!IsValidEntity(entity, limits, out var why))
                     return Reject(out rejection, RejectionReason.InvalidEntity, $"'{name}' {why}");
             }
@@ -90,7 +96,7 @@ public static class TelemetryParser
             {
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
-                    var metric = reader.GetString()!;
+                    var metric = names.Get(ref reader);
                     reader.Read();
                     if (!TryAddMetric(ref reader, metric, metrics, limits, out rejection))
                         return false;

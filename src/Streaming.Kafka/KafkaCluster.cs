@@ -36,7 +36,11 @@ public sealed class KafkaCluster : IDisposable
     }
 
     /// <summary>Creates the topics that do not exist yet, each with <see cref="KafkaOptions.Partitions"/> partitions.</summary>
-    public async Task EnsureTopicsAsync(IEnumerable<string> topics, CancellationToken cancellationToken = default)
+    public async Task EnsureTopicsAsync(IEnumerable<string> topics, CancellationToken cancellationToken = default) =>
+        await EnsureTopicsAsync(topics, [], cancellationToken).ConfigureAwait(false);
+
+    /// <summary>As above; the <paramref name="compacted"/> ones get <c>cleanup.policy=compact</c> on an external cluster.</summary>
+    public async Task EnsureTopicsAsync(IEnumerable<string> topics, IReadOnlyCollection<string> compacted, CancellationToken cancellationToken = default)
     {
         var names = topics.Distinct(StringComparer.Ordinal).ToArray();
         if (_embedded is not null)
@@ -57,6 +61,7 @@ public sealed class KafkaCluster : IDisposable
                 Name = n,
                 NumPartitions = Options.Partitions,
                 ReplicationFactor = Options.ReplicationFactor,
+                Configs = compacted.Contains(n) ? new Dictionary<string, string> { ["cleanup.policy"] = "compact" } : null,
             })).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (CreateTopicsException ex) when (ex.Results.All(r => r.Error.Code is ErrorCode.NoError or ErrorCode.TopicAlreadyExists))

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -13,7 +14,6 @@ namespace Streaming.Storage;
 /// 127.0.0.1 only, password (SCRAM) auth, reused across runs while it is running.
 /// PostgreSQL refuses to run as root, so when this process is root every server binary runs as the postgres OS user.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal sealed class LocalPostgres
 {
     private const string AdminUser = "postgres";
@@ -56,9 +56,16 @@ internal sealed class LocalPostgres
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("LocalPostgres drives a Unix PostgreSQL installation; on Windows point the application at a server instead.");
+        }
+
         options.Validate();
 
         var clusterDirectory = await PrepareDirectoryAsync(Path.GetFullPath(options.StateDirectory), logger, cancellationToken);
+        // Two processes starting on the same state directory (the host and a test run) must not both initdb or start.
+        await using var startLock = await AcquireStartLockAsync(Path.Combine(clusterDirectory, "start.lock"), options.StartTimeout, cancellationToken);
         var port = ResolvePort(clusterDirectory, options.Port);
         var dataDirectory = Path.Combine(clusterDirectory, "data");
         var passwordFile = Path.Combine(clusterDirectory, "admin.password");
@@ -66,7 +73,7 @@ internal sealed class LocalPostgres
         var initialised = File.Exists(Path.Combine(dataDirectory, "PG_VERSION"));
         if (!initialised)
         {
-            await InitialiseAsync(options, clusterDirectory, dataDirectory, passwordFile, cancellationToken);
+            await InitialiseAsync(options, dataDirectory, passwordFile, cancellationToken);
         }
 
         var cluster = new LocalPostgres(options, logger, clusterDirectory, port, (await File.ReadAllTextAsync(passwordFile, cancellationToken)).Trim());
@@ -155,8 +162,9 @@ internal sealed class LocalPostgres
         }
     }
 
+    [UnsupportedOSPlatform("windows")]
     private static async Task InitialiseAsync(
-        LocalPostgresOptions options, string clusterDirectory, string dataDirectory, string passwordFile, CancellationToken cancellationToken)
+        LocalPostgresOptions options, string dataDirectory, string passwordFile, CancellationToken cancellationToken)
     {
         if (Directory.Exists(dataDirectory) && Directory.EnumerateFileSystemEntries(dataDirectory).Any())
         {
@@ -184,13 +192,15 @@ internal sealed class LocalPostgres
             .AppendLine()
             .AppendLine("# Streaming LocalPostgres")
             .AppendLine("listen_addresses = '127.0.0.1'")
-            .AppendLine(CultureInfo.InvariantCulture, $"unix_socket_directories = '{clusterDirectory}'")
+            // TCP only: a Unix socket under a deep checkout path can exceed the 107-byte socket path limit.
+            .AppendLine("unix_socket_directories = ''")
             .AppendLine("shared_preload_libraries = 'timescaledb'")
             .AppendLine("max_connections = 200")
             .ToString();
         await File.AppendAllTextAsync(Path.Combine(dataDirectory, "postgresql.conf"), settings, cancellationToken);
     }
 
+    [UnsupportedOSPlatform("windows")]
     private static async Task<string> PrepareDirectoryAsync(string requested, ILogger logger, CancellationToken cancellationToken)
     {
         var directory = ChooseClusterDirectory(requested, RunsAsRoot);
@@ -213,6 +223,7 @@ internal sealed class LocalPostgres
     /// The requested directory, unless the server must run as the postgres user and cannot reach it (e.g. a checkout
     /// under /root): then a /var/tmp directory keyed by a hash of the requested path, so each checkout keeps its own cluster.
     /// </summary>
+    [UnsupportedOSPlatform("windows")]
     internal static string ChooseClusterDirectory(string requested, bool runsAsRoot)
     {
         if (!runsAsRoot || PostgresCanTraverseParents(requested))
@@ -225,6 +236,7 @@ internal sealed class LocalPostgres
     }
 
     /// <summary>Every existing ancestor must be world-searchable (the postgres user owns none of them).</summary>
+    [UnsupportedOSPlatform("windows")]
     private static bool PostgresCanTraverseParents(string directory)
     {
         for (var parent = Path.GetDirectoryName(directory); parent is not null; parent = Path.GetDirectoryName(parent))
@@ -236,6 +248,23 @@ internal sealed class LocalPostgres
         }
 
         return true;
+    }
+
+    private static async Task<FileStream> AcquireStartLockAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                // FileShare.None takes an exclusive advisory lock on Unix; it is released when the stream is disposed.
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
     }
 
     private static int ResolvePort(string clusterDirectory, int requested)

@@ -20,6 +20,7 @@ internal sealed class TimescaleWriter
         ON CONFLICT (consumer_group, topic, partition) DO UPDATE
           SET next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at
           WHERE sink_offsets.next_offset < EXCLUDED.next_offset
+        RETURNING topic, partition
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -177,7 +178,7 @@ internal sealed class TimescaleWriter
 
         // RETURNING lists the partitions that advanced; the rest were already at or beyond this batch.
         var advanced = new HashSet<(string, int)>();
-        await using (var upsert = new NpgsqlCommand(UpsertOffsetsSql + " RETURNING topic, partition", connection, tx))
+        await using (var upsert = new NpgsqlCommand(UpsertOffsetsSql, connection, tx))
         {
             upsert.Parameters.Add(new NpgsqlParameter<string>("group", NpgsqlDbType.Text) { TypedValue = consumerGroup });
             upsert.Parameters.Add(new NpgsqlParameter<string[]>("topics", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = topics });

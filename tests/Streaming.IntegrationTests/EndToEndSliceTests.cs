@@ -115,6 +115,7 @@ public sealed class EndToEndSliceTests
         settings.Topics.Scores = $"{name}-scores";
         settings.Topics.Alerts = $"{name}-alerts";
         settings.Topics.DeadLetter = $"{name}-dead-letter";
+        settings.Topics.ProcessorOffsets = $"{name}-processor-offsets";
         settings.Processor.GroupId = $"{name}-processor";
         settings.Processor.IdleMode = IdleMode.CloseAll;
         settings.Processor.IdleTimeout = TimeSpan.FromSeconds(2);

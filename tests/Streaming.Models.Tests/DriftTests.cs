@@ -34,4 +34,22 @@ public sealed class DriftTests
         Assert.That(report.FeaturePsi[1], Is.GreaterThan(0.5));
         Assert.That(report.ScorePsi, Is.LessThan(0.05));
     }
+
+    [Test]
+    public void A_drift_baseline_restored_from_its_manifest_snapshot_gives_the_same_answers()
+    {
+        var random = new Random(11);
+        float[] Matrix(double shift) => [.. Enumerable.Range(0, 3_000).SelectMany(_ => new[] { (float)Gaussian.Next(random), (float)(Gaussian.Next(random) + shift) })];
+        var original = new DriftMonitor(Matrix(0), 2, Normal(random, 3_000, 1, 0.2));
+        var json = System.Text.Json.JsonSerializer.Serialize(original.ToBaseline());
+        var restored = new DriftMonitor(System.Text.Json.JsonSerializer.Deserialize<DriftBaseline>(json)!);
+        var live = Matrix(0.7);
+        var scores = Normal(random, 3_000, 1.2, 0.2);
+        var a = original.Evaluate(live, scores);
+        var b = restored.Evaluate(live, scores);
+
+        Assert.That(b.FeaturePsi, Is.EqualTo(a.FeaturePsi));
+        Assert.That(b.FeatureKs, Is.EqualTo(a.FeatureKs));
+        Assert.That(b.ScorePsi, Is.EqualTo(a.ScorePsi).And.GreaterThan(0.5));
+    }
 }

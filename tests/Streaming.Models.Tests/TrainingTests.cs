@@ -158,6 +158,8 @@ public sealed class TrainingTests
             Assert.That(reloaded.Manifest.ErrorScale, Is.EqualTo(trained.Artifact.Manifest.ErrorScale));
             Assert.That(reloaded.Manifest.Thresholds, Is.EqualTo(trained.Artifact.Manifest.Thresholds));
             Assert.That(reloaded.Manifest.Architecture.NumLayers, Is.EqualTo(2));
+            Assert.That(reloaded.Manifest.Drift!.Features, Has.Count.EqualTo(3));
+            Assert.That(reloaded.Manifest.Drift.Score.Percentiles, Is.EqualTo(trained.Artifact.Manifest.Drift!.Score.Percentiles));
         }
         finally
         {

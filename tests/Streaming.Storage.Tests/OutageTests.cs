@@ -39,6 +39,31 @@ public sealed class OutageTests
     }
 
     [Test]
+    public async Task Concurrent_first_starts_on_one_state_directory_initialise_a_single_cluster()
+    {
+        var options = new LocalPostgresOptions { StateDirectory = Path.Combine(TestServer.RepoRoot, ".local", "concurrent-start-" + Guid.NewGuid().ToString("N")[..8]) };
+        LocalPostgres[] clusters = [];
+        try
+        {
+            clusters = await Task.WhenAll(
+                LocalPostgres.StartAsync(options, new TestLogger(), CancellationToken.None),
+                LocalPostgres.StartAsync(options, new TestLogger(), CancellationToken.None));
+
+            Assert.That(clusters.Select(c => c.Port).Distinct().Count(), Is.EqualTo(1));
+            Assert.That(clusters.Count(c => c.Reused), Is.EqualTo(1), "one initialised and started it, the other waited and reused it");
+            await using var connection = new NpgsqlConnection(clusters[0].AdminConnectionString);
+            await connection.OpenAsync();
+        }
+        finally
+        {
+            // If the starts failed, attach to whatever got started so no server outlives the test.
+            var cluster = clusters.Length > 0 ? clusters[0] : await LocalPostgres.StartAsync(options, new TestLogger(), CancellationToken.None);
+            await cluster.StopAsync();
+            Directory.Delete(cluster.ClusterDirectory, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task A_batch_written_while_the_database_is_down_is_transient_and_succeeds_after_restart()
     {
         var connectionString = await _cluster!.CreateDatabaseAsync("outage_" + Guid.NewGuid().ToString("N")[..8]);

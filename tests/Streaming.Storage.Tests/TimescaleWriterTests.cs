@@ -51,6 +51,8 @@ public sealed class TimescaleWriterTests
         Assert.That(outcome, Is.EqualTo(BatchOutcome.Written));
         await AssertCountsAsync(batch, copies: 1);
         Assert.That(await Db.ScalarAsync("SELECT rows FROM sink_batches"), Is.EqualTo(batch.RowCount));
+        Assert.That(await Db.ScalarAsync("SELECT duration_ms > 0 AND lag_ms >= 0 AND lag_ms < 60000 AND consumer_group = 'g1' FROM sink_batches"), Is.True,
+            "the newest sample is 'now', so the event-to-commit lag is the write time");
     }
 
     [Test]

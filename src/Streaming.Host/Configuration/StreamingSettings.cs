@@ -17,7 +17,17 @@ public sealed class TopicSettings
     public string Alerts { get; set; } = TopicNames.Alerts;
     public string DeadLetter { get; set; } = TopicNames.DeadLetter;
 
-    public IEnumerable<string> All => [Telemetry, Features, Scores, Alerts, DeadLetter];
+
+    /// <summary>
+    /// The processor's position per telemetry partition, written inside each output transaction so that position and
+    /// outputs commit atomically (compacted; partition p holds telemetry partition p's position).
+    /// </summary>
+    public string ProcessorOffsets { get; set; } = "processor-offsets";
+
+    /// <summary>The topics the sink stores.</summary>
+    public IEnumerable<string> Data => [Telemetry, Features, Scores, Alerts, DeadLetter];
+
+    public IEnumerable<string> All => [.. Data, ProcessorOffsets];
 }
 
 public sealed class WindowSettings
@@ -146,8 +156,8 @@ public sealed class StreamingSettings
             throw new OptionsException("Sink:MaxBatch", $"must be 1-1000000, was {Sink.MaxBatch}");
         if (Demo.Rate < 1)
             throw new OptionsException("Demo:Rate", $"must be at least 1 sample/s, was {Demo.Rate}");
-        if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 5)
-            throw new OptionsException("Topics", "must name five distinct, non-empty topics (Telemetry, Features, Scores, Alerts, DeadLetter)");
+        if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 6)
+            throw new OptionsException("Topics", "must name six distinct, non-empty topics (Telemetry, Features, Scores, Alerts, DeadLetter, ProcessorOffsets)");
         return this;
     }
 

@@ -41,7 +41,7 @@ internal sealed class PipelineRuntime : IAsyncDisposable
         var kafka = KafkaCluster.Connect(settings.Kafka);
         try
         {
-            await kafka.EnsureTopicsAsync(settings.Topics.All, cancellationToken).ConfigureAwait(false);
+            await kafka.EnsureTopicsAsync(settings.Topics.All, [settings.Topics.ProcessorOffsets], cancellationToken).ConfigureAwait(false);
             LocalPostgres? local = null;
             var connectionString = settings.Storage.ConnectionString;
             if (string.IsNullOrWhiteSpace(connectionString))

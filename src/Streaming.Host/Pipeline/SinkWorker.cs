@@ -44,7 +44,7 @@ internal sealed partial class SinkWorker(
                     : new TopicPartitionOffset(tp, Offset.Beginning));
             })
             .Build();
-        consumer.Subscribe(settings.Topics.All);
+        consumer.Subscribe(settings.Topics.Data);
         var records = new List<ConsumeResult<string?, byte[]>>(settings.Sink.MaxBatch);
         try
         {

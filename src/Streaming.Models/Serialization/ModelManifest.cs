@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Streaming.Models.Drift;
 using Streaming.Models.Networks;
 
 namespace Streaming.Models.Serialization;
@@ -48,7 +49,13 @@ internal sealed record TrainingDataRange(string Source, DateTimeOffset? From, Da
 /// <summary>JSON manifest stored next to the safetensors weights.</summary>
 internal sealed record ModelManifest
 {
-    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+
+        // A diverged metric must still be recordable rather than make the save fail.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     public required ModelKind Kind { get; init; }
 
@@ -69,6 +76,9 @@ internal sealed record ModelManifest
     public Dictionary<string, double> Thresholds { get; init; } = [];
 
     public TrainingDataRange? TrainingData { get; init; }
+
+    /// <summary>Reference distributions of the (normalised) training features and of validation scores, for drift checks.</summary>
+    public DriftBaseline? Drift { get; init; }
 
     public Dictionary<string, double> ValidationMetrics { get; init; } = [];
 

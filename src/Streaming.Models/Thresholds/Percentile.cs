@@ -14,6 +14,12 @@ internal static class Percentile
         ArgumentOutOfRangeException.ThrowIfGreaterThan(percentile, 100);
         var sorted = values.ToArray();
         Array.Sort(sorted);
+        return OfSorted(sorted, percentile);
+    }
+
+    /// <summary>As <see cref="Of"/> for values already sorted ascending.</summary>
+    public static double OfSorted(ReadOnlySpan<double> sorted, double percentile)
+    {
         var position = percentile / 100 * (sorted.Length - 1);
         var lower = (int)Math.Floor(position);
         var upper = Math.Min(lower + 1, sorted.Length - 1);

@@ -1,3 +1,4 @@
+using Streaming.Models.Drift;
 using Streaming.Models.Networks;
 using Streaming.Models.Scoring;
 using Streaming.Models.Serialization;
@@ -66,7 +67,7 @@ internal static class ModelTraining
         manifest = manifest with { ErrorScale = task.ValidationResidualVariance() };
         var scorer = new LstmForecaster(manifest, network);
         var scores = ScoreAll(scorer, task.ValidationCount, i => task.Window(task.TrainCount + i));
-        manifest = Complete(manifest, result, scores);
+        manifest = Complete(manifest, result, scores, series.AsSpan(0, trainRows * f));
         var model = new LstmForecaster(manifest, network);
         return new TrainedModel<LstmForecaster>(model, ModelArtifact.FromNetwork(manifest, network), result);
     }
@@ -96,7 +97,7 @@ internal static class ModelTraining
         var result = Trainer.Train(task, options, progress);
 
         var scores = ScoreAll(new VaeScorer(manifest, network), task.ValidationCount, i => task.Window(task.TrainCount + i));
-        manifest = Complete(manifest, result, scores);
+        manifest = Complete(manifest, result, scores, series.AsSpan(0, trainRows * f));
         return new TrainedModel<VaeScorer>(new VaeScorer(manifest, network), ModelArtifact.FromNetwork(manifest, network), result);
     }
 
@@ -177,8 +178,9 @@ internal static class ModelTraining
         return scores;
     }
 
-    private static ModelManifest Complete(ModelManifest manifest, TrainingResult result, double[] validationScores)
+    private static ModelManifest Complete(ModelManifest manifest, TrainingResult result, double[] validationScores, ReadOnlySpan<float> trainingFeatures)
     {
+        var drift = new DriftMonitor(trainingFeatures, manifest.Features.Count, validationScores).ToBaseline();
         var thresholds = new Dictionary<string, double>
         {
             ["p99"] = Percentile.Of(validationScores, 99),
@@ -193,14 +195,24 @@ internal static class ModelTraining
             thresholds["spot_q0.001"] = spot.Threshold;
         }
 
-        return manifest with { Thresholds = thresholds, ValidationMetrics = Metrics(result) };
+        return manifest with { Thresholds = thresholds, ValidationMetrics = Metrics(result), Drift = drift };
     }
 
-    private static Dictionary<string, double> Metrics(TrainingResult result) => new()
+    private static Dictionary<string, double> Metrics(TrainingResult result)
     {
-        ["validation_loss"] = result.BestValidationLoss,
-        ["train_loss"] = result.TrainLoss.Count > 0 ? result.TrainLoss[Math.Max(result.BestEpoch - 1, 0)] : double.NaN,
-        ["best_epoch"] = result.BestEpoch,
-        ["epochs_run"] = result.EpochsRun,
-    };
+        var metrics = new Dictionary<string, double>
+        {
+            ["validation_loss"] = result.BestValidationLoss,
+            ["best_epoch"] = result.BestEpoch,
+            ["epochs_run"] = result.EpochsRun,
+        };
+
+        // Epoch 0 means no epoch beat the initial weights, so there is no training loss that belongs to them.
+        if (result.BestEpoch > 0)
+        {
+            metrics["train_loss"] = result.TrainLoss[result.BestEpoch - 1];
+        }
+
+        return metrics;
+    }
 }

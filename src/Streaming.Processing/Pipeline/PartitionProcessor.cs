@@ -78,7 +78,7 @@ public sealed class PartitionProcessor
                 return true;
             case AddOutcome.Late:
                 output.Rejected(new Rejection(RejectionReason.Late,
-                    $"event time {sample.Timestamp:O} of '{sample.Entity}' is after its window closed (stream time {DateTimeOffset.FromUnixTimeMilliseconds(_windows.StreamTimeMs):O}, grace {_settings.Windows.Grace})"));
+                    $"event time {sample.Timestamp:O} of '{sample.Entity}' is after its window closed (stream time {FormatStreamTime(_windows.StreamTimeMs)}, grace {_settings.Windows.Grace})"));
                 return false;
             default:
                 output.Rejected(new Rejection(RejectionReason.DuplicateSample,
@@ -86,6 +86,10 @@ public sealed class PartitionProcessor
                 return false;
         }
     }
+
+    // The idle policy may push stream time past any representable date ("close everything"); say so rather than throw.
+    private static string FormatStreamTime(long ms) =>
+        ms > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds() ? "end of input (idle partition closed all windows)" : DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("O");
 
     /// <summary>Moves stream time forward (idle policy or end of input) so the windows it passes close.</summary>
     public void AdvanceStreamTime(long timestampMs) => _windows.AdvanceStreamTime(timestampMs);

@@ -38,8 +38,12 @@ public sealed class WindowAggregator
     private readonly Stack<WindowState> _pool = new();
     private readonly List<WindowKey> _closing = [];
 
+    private readonly Predicate<long> _isBeforeCutoff;
+    private long _pruneCutoff;
+
     public WindowAggregator(WindowOptions options)
     {
+        _isBeforeCutoff = ts => ts < _pruneCutoff;
         _options = options.Validated();
         _sizeMs = options.SizeMs;
         _advanceMs = options.AdvanceMs;
@@ -51,16 +55,19 @@ public sealed class WindowAggregator
 
     public int OpenWindowCount => _open.Count;
 
-    public AddOutcome Add(TelemetrySample sample)
+    public AddOutcome Add(TelemetrySample sample) => Add(sample.Entity, sample.TimestampMs, sample.Metrics);
+
+    /// <summary>Adds one entity's readings at one event time; allocation-free once the entity's window exists.</summary>
+    public AddOutcome Add(string entity, long timestampMs, ReadOnlySpan<MetricValue> metrics)
     {
-        var ts = sample.TimestampMs;
+        var ts = timestampMs;
         if (ts > StreamTimeMs)
             StreamTimeMs = ts;
 
-        if (!_seenTimestamps.TryGetValue(sample.Entity, out var seen))
+        if (!_seenTimestamps.TryGetValue(entity, out var seen))
         {
             seen = [];
-            _seenTimestamps[sample.Entity] = seen;
+            _seenTimestamps[entity] = seen;
         }
 
         // Windows containing ts start at multiples of advance in (ts - size, ts].
@@ -73,16 +80,16 @@ public sealed class WindowAggregator
             if (!accepted && !seen.Add(ts))
                 return AddOutcome.Duplicate;
             accepted = true;
-            var key = new WindowKey(sample.Entity, start);
+            var key = new WindowKey(entity, start);
             if (!_open.TryGetValue(key, out var state))
             {
                 state = _pool.Count > 0 ? _pool.Pop() : new WindowState();
-                state.Reset(sample.Entity, start);
+                state.Reset(entity, start);
                 _open[key] = state;
             }
             state.SampleCount++;
             var t = (ts - start) / 1000.0;
-            foreach (var metric in sample.Metrics)
+            foreach (var metric in metrics)
                 state.Add(MetricId(metric.Name), t, metric.Value, _options.EwmaAlpha);
         }
         return accepted ? AddOutcome.Accepted : AddOutcome.Late;
@@ -125,11 +132,11 @@ public sealed class WindowAggregator
     private void PruneSeenTimestamps()
     {
         // A timestamp older than every open window can no longer be accepted, so it need not be remembered.
-        var cutoff = StreamTimeMs - _sizeMs - _graceMs;
+        _pruneCutoff = StreamTimeMs - _sizeMs - _graceMs;
         foreach (var set in _seenTimestamps.Values)
         {
             if (set.Count > 0)
-                set.RemoveWhere(ts => ts < cutoff);
+                set.RemoveWhere(_isBeforeCutoff);
         }
     }
 

@@ -1,0 +1,216 @@
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Streaming.Contracts;
+using Streaming.Host.Configuration;
+using Streaming.Host.Pipeline;
+using Streaming.Simulation;
+
+namespace Streaming.IntegrationTests;
+
+/// <summary>
+/// The processor's delivery guarantees on the embedded broker: a crash mid-stream and a second instance joining the group
+/// must both give exactly the output of one uninterrupted instance — same windows, same alerts, nothing twice.
+/// </summary>
+public sealed class ProcessorRecoveryTests
+{
+    private List<TelemetrySample> _samples = null!;
+    private Outputs _uninterrupted = null!;
+
+    [OneTimeSetUp]
+    public async Task RunUninterruptedReference()
+    {
+        var start = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-1), TimeSpan.Zero);
+        var simulator = new FleetSimulator(new SimulatorOptions
+        {
+            Entities = 8, Seed = 5, Start = start, IncidentsPerEntityDay = 40, WarmUp = TimeSpan.FromMinutes(15),
+        });
+        _samples = [];
+        while (simulator.Now < start.AddMinutes(90))
+            simulator.NextTick(_samples);
+
+        var settings = await CreateTopicsAsync("reference");
+        using var counters = new PipelineCounters();
+        var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("reference"), "reference");
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var task = worker.RunAsync(stop.Token);
+        await WaitForAsync(() => worker.Processed >= _samples.Count, task, stop.Token);
+        _uninterrupted = await ReadOutputsAsync(settings, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+        Assert.That(_uninterrupted.Features, Has.Count.EqualTo(_samples.Select(s => (s.Entity, s.TimestampMs / 60_000)).Distinct().Count()),
+            "the reference run closed every window once");
+        Assert.That(_uninterrupted.Alerts, Is.Not.Empty, "the reference run has alerts to compare");
+    }
+
+    [Test]
+    public async Task Crash_mid_stream_and_restart_gives_the_output_of_an_uninterrupted_run()
+    {
+        var settings = await CreateTopicsAsync("crash");
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var crashing = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), "crash")
+        {
+            CrashAfterBatches = 3,
+        };
+        await crashing.RunAsync(stop.Token);
+        Assert.That(crashing.Processed, Is.GreaterThan(0).And.LessThan(_samples.Count), "the crash came mid-stream");
+
+        // Same instance id, so the restarted producer fences the crashed one and aborts its open transaction.
+        var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("restarted"), "crash");
+        var task = restarted.RunAsync(stop.Token);
+        await WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
+        var outputs = await ReadOutputsAsync(settings, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+
+        Assert.That(restarted.Replayed, Is.EqualTo(crashing.Processed), "the restart rebuilt state from exactly the committed records");
+        AssertSameOutputs(outputs);
+    }
+
+    [Test]
+    public async Task Two_instances_in_one_group_produce_exactly_the_output_of_one()
+    {
+        var half = _samples.Count / 2;
+        // The pause between the halves (a group join and a restore) must not count as the end of input.
+        var settings = await CreateTopicsAsync("scale", produceUpTo: half, idleTimeout: TimeSpan.FromSeconds(20));
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var first = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("first"), "first");
+        var firstTask = first.RunAsync(stop.Token);
+        await WaitForAsync(() => first.Processed >= half, firstTask, stop.Token);
+        // The second joins mid-stream: partitions move to it with state built by the first, then the rest of the data flows.
+        var second = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("second"), "second");
+        var secondTask = second.RunAsync(stop.Token);
+        await WaitForAsync(() => second.AssignedPartitions > 0 && first.AssignedPartitions > 0, secondTask, stop.Token);
+        Produce(settings, _samples.Skip(half));
+        await WaitForAsync(() => first.Processed + second.Processed >= _samples.Count, Task.WhenAll(firstTask, secondTask), stop.Token);
+        var outputs = await ReadOutputsAsync(settings, Task.WhenAll(firstTask, secondTask), stop.Token);
+        await stop.CancelAsync();
+        await Task.WhenAll(firstTask, secondTask);
+
+        Assert.That(second.Processed, Is.GreaterThan(0), "the second instance took over partitions");
+        Assert.That(second.Replayed, Is.GreaterThan(0), "and rebuilt their state from the first instance's committed history");
+        AssertSameOutputs(outputs);
+    }
+
+    private void AssertSameOutputs(Outputs outputs)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(Difference(outputs.Features, _uninterrupted.Features), Is.Empty, "identical feature records, each once");
+            Assert.That(Difference(outputs.Scores, _uninterrupted.Scores), Is.Empty, "identical score records, each once");
+            Assert.That(Difference(outputs.Alerts, _uninterrupted.Alerts), Is.Empty, "identical alert events, each once");
+        });
+    }
+
+    /// <summary>A short description of how two multisets of records differ (records are long; a full dump helps nobody).</summary>
+    private static string Difference(List<string> actual, List<string> expected)
+    {
+        var extra = new List<string>(actual);
+        var missing = new List<string>();
+        foreach (var record in expected)
+        {
+            if (!extra.Remove(record))
+                missing.Add(record);
+        }
+        if (extra.Count == 0 && missing.Count == 0)
+            return "";
+        static string Head(string json) => json.Length > 110 ? json[..110] : json;
+        return $"{actual.Count} records vs {expected.Count} expected; {extra.Count} extra (e.g. {string.Join(" | ", extra.Take(2).Select(Head))}); " +
+               $"{missing.Count} missing (e.g. {string.Join(" | ", missing.Take(2).Select(Head))})";
+    }
+
+    private async Task<StreamingSettings> CreateTopicsAsync(string label, int? produceUpTo = null, TimeSpan? idleTimeout = null)
+    {
+        var name = TestStack.UniqueName(label);
+        var settings = new StreamingSettings();
+        settings.Topics.Telemetry = $"{name}-telemetry";
+        settings.Topics.Features = $"{name}-features";
+        settings.Topics.Scores = $"{name}-scores";
+        settings.Topics.Alerts = $"{name}-alerts";
+        settings.Topics.DeadLetter = $"{name}-dead-letter";
+        settings.Topics.ProcessorOffsets = $"{name}-processor-offsets";
+        settings.Processor.GroupId = $"{name}-processor";
+        settings.Processor.MaxBatch = 300;
+        // Idle closing only once all input is consumed: the closing is not in the log, so it must not happen mid-run.
+        settings.Processor.IdleMode = IdleMode.CloseAll;
+        settings.Processor.IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(8);
+        settings.Ingest.MaxAge = TimeSpan.FromDays(30);
+        settings.Validated();
+        await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
+        Produce(settings, _samples is null ? [] : _samples.Take(produceUpTo ?? _samples.Count));
+        return settings;
+    }
+
+    private static void Produce(StreamingSettings settings, IEnumerable<TelemetrySample> samples)
+    {
+        using var producer = new ProducerBuilder<string, byte[]>(TestStack.Kafka.ProducerConfig("recovery-test")).Build();
+        foreach (var sample in samples)
+            producer.Produce(settings.Topics.Telemetry, new Message<string, byte[]> { Key = sample.Entity, Value = TelemetryJson.ToUtf8(sample) });
+        Assert.That(producer.Flush(TimeSpan.FromSeconds(30)), Is.Zero);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, Task worker, CancellationToken cancellationToken)
+    {
+        while (!condition())
+        {
+            if (worker.IsFaulted)
+                await worker;
+            if (cancellationToken.IsCancellationRequested)
+                Assert.Fail("The processor did not get through the input in time.");
+            await Task.Delay(100, CancellationToken.None);
+        }
+    }
+
+    private sealed record Outputs(List<string> Features, List<string> Scores, List<string> Alerts);
+
+    /// <summary>Reads the output topics (read_committed) once the idle policy has closed the last windows.</summary>
+    private async Task<Outputs> ReadOutputsAsync(StreamingSettings settings, Task worker, CancellationToken cancellationToken)
+    {
+        var expectedWindows = _samples.Select(s => (s.Entity, s.TimestampMs / 60_000)).Distinct().Count();
+        while (true)
+        {
+            var features = await ReadTopicAsync(settings.Topics.Features);
+            if (features.Count >= expectedWindows || cancellationToken.IsCancellationRequested || worker.IsFaulted)
+            {
+                if (worker.IsFaulted)
+                    await worker;
+                var alerts = (await ReadTopicAsync(settings.Topics.Alerts)).Select(WithoutDetectionTime).ToList();
+                return new Outputs(features, await ReadTopicAsync(settings.Topics.Scores), alerts);
+            }
+            await Task.Delay(500, CancellationToken.None);
+        }
+    }
+
+    /// <summary>detected_at is processing time, the one field a re-run legitimately changes.</summary>
+    private static string WithoutDetectionTime(string json)
+    {
+        var alert = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.AnomalyEvent)!;
+        return JsonSerializer.Serialize(alert with { DetectedAt = DateTimeOffset.UnixEpoch }, ContractsJsonContext.Default.AnomalyEvent);
+    }
+
+    private static Task<List<string>> ReadTopicAsync(string topic) => Task.Run(() =>
+    {
+        var config = TestStack.Kafka.ConsumerConfig(TestStack.UniqueName("reader"), "reader");
+        config.EnablePartitionEof = true;
+        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
+        var partitions = TestStack.Kafka.Options.Partitions;
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var values = new List<string>();
+        var atEnd = new HashSet<int>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (atEnd.Count < partitions && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } record)
+                continue;
+            if (record.IsPartitionEOF)
+                atEnd.Add(record.Partition.Value);
+            else
+                values.Add(Encoding.UTF8.GetString(record.Message.Value));
+        }
+        consumer.Close();
+        return values;
+    });
+}
