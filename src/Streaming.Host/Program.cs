@@ -22,6 +22,7 @@ internal static class Program
         root.Subcommands.Add(DevKafkaCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         return root.Parse(args).InvokeAsync();
     }
 }

@@ -75,6 +75,12 @@ public sealed class FleetSimulator
     /// <summary>Incidents that have ended so far, in order of their end (a running incident is labelled when it ends).</summary>
     public IReadOnlyList<FailureLabel> Labels => _labels;
 
+    /// <summary>
+    /// Incidents in progress, labelled with their planned end (and downtime, for kinds that end in one), so an evaluation
+    /// that stops mid-incident does not count the incident's anomalous windows as false alarms.
+    /// </summary>
+    public IReadOnlyList<FailureLabel> RunningIncidents() => [.. _entities.Select(e => e.RunningLabel()).OfType<FailureLabel>()];
+
     /// <summary>Appends one sample per entity that is up at the current simulated time, then advances the clock.</summary>
     public int NextTick(List<TelemetrySample> output)
     {
@@ -184,6 +190,8 @@ public sealed class FleetSimulator
             return sample;
         }
 
+        public FailureLabel? RunningLabel() => _incident is { } incident ? Label(incident) : null;
+
         private void StartIncident(long nowMs)
         {
             var kinds = _fleet._options.Kinds ?? Enum.GetValues<FailureKind>();
@@ -204,21 +212,24 @@ public sealed class FleetSimulator
 
         private void EndIncident(Incident incident)
         {
-            var endsInDowntime = incident.Kind is FailureKind.MemoryLeak or FailureKind.GradualDegradation;
-            long? downStart = null, downEnd = null;
-            if (endsInDowntime)
+            var label = Label(incident);
+            if (label.DowntimeEnd is { } downEnd)
             {
-                downStart = incident.EndMs;
-                downEnd = incident.EndMs + 15 * 60_000;
-                _downUntilMs = downEnd.Value;
+                _downUntilMs = downEnd.ToUnixTimeMilliseconds();
                 _memoryOffset = 0;
             }
-            _fleet._labels.Add(new FailureLabel(_name, incident.Kind, incident.Metric,
-                DateTimeOffset.FromUnixTimeMilliseconds(incident.StartMs), DateTimeOffset.FromUnixTimeMilliseconds(incident.EndMs),
-                downStart is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
-                downEnd is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null));
+            _fleet._labels.Add(label);
             _incident = null;
             _nextIncidentMs = Math.Max(incident.EndMs, _downUntilMs) + DrawGapMs();
+        }
+
+        private FailureLabel Label(Incident incident)
+        {
+            var endsInDowntime = incident.Kind is FailureKind.MemoryLeak or FailureKind.GradualDegradation;
+            return new FailureLabel(_name, incident.Kind, incident.Metric,
+                DateTimeOffset.FromUnixTimeMilliseconds(incident.StartMs), DateTimeOffset.FromUnixTimeMilliseconds(incident.EndMs),
+                endsInDowntime ? DateTimeOffset.FromUnixTimeMilliseconds(incident.EndMs) : null,
+                endsInDowntime ? DateTimeOffset.FromUnixTimeMilliseconds(incident.EndMs + 15 * 60_000) : null);
         }
 
         private long DrawGapMs()
