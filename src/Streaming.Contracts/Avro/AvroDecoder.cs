@@ -96,7 +96,7 @@ internal static class AvroDecoder
                     return reader.Fail($"corrupt input: {what} block size {blockBytes} is negative or exceeds the {reader.Remaining} bytes left");
             }
             if (minItemSize > 0 ? count > reader.Remaining / minItemSize : count > MaxZeroSizeItems)
-                return reader.Fail($"corrupt input: {what} block count {count} cannot fit in the {reader.Remaining} bytes left");
+                return reader.Fail($"truncated or corrupt input: {what} block of {count} items cannot fit in the {reader.Remaining} bytes left");
             for (long i = 0; i < count; i++)
             {
                 if (isMap)
