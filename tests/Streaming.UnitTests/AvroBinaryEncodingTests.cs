@@ -138,6 +138,25 @@ public sealed class AvroBinaryEncodingTests
     }
 
     [Test]
+    public void Nullable_timestamps_and_uuids_pick_their_logical_branch_of_a_union()
+    {
+        const string schema = """
+            {"type":"record","name":"R","fields":[
+              {"name":"at","type":["null",{"type":"long","logicalType":"timestamp-millis"}]},
+              {"name":"id","type":["null",{"type":"string","logicalType":"uuid"}]}
+            ]}
+            """;
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(64);
+        var id = Guid.Parse("7c9e6679-7425-40de-944b-e07fc1f90ae7");
+
+        var bytes = Encode(schema, new Dictionary<string, object?> { ["at"] = at, ["id"] = id });
+
+        Assert.That(bytes[..3], Is.EqualTo(new byte[] { 0x02, 0x80, 0x01 }));
+        Assert.That(DecodeToJson(schema, bytes), Is.EqualTo("""{"at":"1970-01-01T00:00:00.064+00:00","id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}"""));
+        Assert.That(Encode(schema, new Dictionary<string, object?> { ["at"] = null, ["id"] = null }), Is.EqualTo(new byte[] { 0x00, 0x00 }));
+    }
+
+    [Test]
     public void Truncated_varints_strings_and_doubles_are_rejected_with_the_offset()
     {
         Assert.That(DecodeError("\"long\"", [0x80]), Does.Contain("truncated input").And.Contain("at byte 1"));
