@@ -69,8 +69,6 @@ internal static class AvroBinary
 /// </summary>
 internal ref struct AvroBinaryReader(ReadOnlySpan<byte> data)
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     private readonly ReadOnlySpan<byte> _data = data;
 
     public int Position { get; private set; }
@@ -175,14 +173,9 @@ internal ref struct AvroBinaryReader(ReadOnlySpan<byte> data)
         value = "";
         if (!TryReadBytes(what, out var bytes))
             return false;
-        try
-        {
-            value = StrictUtf8.GetString(bytes);
-            return true;
-        }
-        catch (DecoderFallbackException)
-        {
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
             return Fail($"corrupt input: {what} is not valid UTF-8");
-        }
+        value = Encoding.UTF8.GetString(bytes);
+        return true;
     }
 }
