@@ -58,12 +58,13 @@ public sealed class SchemaRegistryClientTests
     public void An_incompatible_schema_fails_naming_the_subject_the_status_and_the_registry_message()
     {
         _registry.Incompatible.Add("alerts-value");
-        using var client = Client();
+        using var client = Client("svc", "s3cret");
 
         var ex = Assert.ThrowsAsync<SchemaRegistryException>(async () =>
             await AvroEventSerializer<AnomalyEvent>.CreateAsync(AvroContracts.Anomaly, "alerts", client, CancellationToken.None));
 
         Assert.That(ex!.Message, Does.Contain("subject 'alerts-value'").And.Contain("HTTP 409").And.Contain("Schema being registered is incompatible"));
+        Assert.That(ex.Message, Does.Not.Contain("s3cret"));
         Assert.That(ex.ErrorCode, Is.EqualTo(409));
     }
 
