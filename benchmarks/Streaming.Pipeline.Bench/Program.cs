@@ -142,7 +142,10 @@ internal static class Program
         public void WindowClosed(ClosedWindow window) =>
             Bytes += JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent).Length;
 
-        public void Scored(BaselineScore score) => Bytes += score.Metrics.Length;
+        public void Scored(WindowAssessment assessment) => Bytes += assessment.Contributors.Count;
+
+        public void Prediction(DowntimePredictionEvent prediction) =>
+            Bytes += JsonSerializer.SerializeToUtf8Bytes(prediction, ContractsJsonContext.Default.DowntimePredictionEvent).Length;
 
         public void Alert(AnomalyEvent alert) =>
             Bytes += JsonSerializer.SerializeToUtf8Bytes(alert, ContractsJsonContext.Default.AnomalyEvent).Length;

@@ -50,6 +50,36 @@ public sealed record AnomalyEvent(
     public const string KindName = "anomaly";
 }
 
+/// <summary>P(downtime within a horizon).</summary>
+public sealed record HorizonProbability(double Minutes, double Probability);
+
+/// <summary>
+/// The <c>alerts</c> topic, kind <c>downtime_prediction</c>: the probability that an entity goes down within each horizon,
+/// the estimated time to downtime (the lead time an operator has), and the metrics driving it. Keyed by entity.
+/// </summary>
+public sealed record DowntimePredictionEvent(
+    Guid EventId,
+    Guid AlertId,
+    string Kind,
+    string Status,
+    string Entity,
+    DateTimeOffset WindowStart,
+    DateTimeOffset WindowEnd,
+    DateTimeOffset DetectedAt,
+    double? TimeToDowntimeSeconds,
+    DateTimeOffset? PredictedDowntimeAt,
+    double Probability,
+    double HorizonMinutes,
+    double Threshold,
+    string Severity,
+    string Model,
+    string ModelVersion,
+    IReadOnlyList<HorizonProbability> Horizons,
+    IReadOnlyList<Contributor> Contributors)
+{
+    public const string KindName = "downtime_prediction";
+}
+
 /// <summary>The <c>scores</c> topic: every scored window, anomalous or not, keyed by entity.</summary>
 public sealed record ScoreEvent(
     string Entity,
@@ -79,4 +109,5 @@ public static class Severity
 [JsonSerializable(typeof(FeatureVectorEvent))]
 [JsonSerializable(typeof(AnomalyEvent))]
 [JsonSerializable(typeof(ScoreEvent))]
+[JsonSerializable(typeof(DowntimePredictionEvent))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

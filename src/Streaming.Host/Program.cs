@@ -17,6 +17,8 @@ internal static class Program
             """);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DevKafkaCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(ModelsCommand.Create());
         return root.Parse(args).InvokeAsync();
     }
 }

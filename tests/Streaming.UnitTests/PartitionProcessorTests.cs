@@ -94,10 +94,14 @@ public sealed class PartitionProcessorTests
 
         public void WindowClosed(ClosedWindow window) => Windows.Add(window);
 
-        public void Scored(BaselineScore score)
-        {
-        }
+        public List<WindowAssessment> Assessments { get; } = [];
+
+        public void Scored(WindowAssessment assessment) => Assessments.Add(assessment);
 
         public void Alert(AnomalyEvent alert) => Alerts.Add(alert);
+
+        public List<DowntimePredictionEvent> Predictions { get; } = [];
+
+        public void Prediction(DowntimePredictionEvent prediction) => Predictions.Add(prediction);
     }
 }

@@ -5,7 +5,9 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Streaming.Host.Configuration;
 using Streaming.Host.Pipeline;
+using Streaming.Host.Modeling;
 using Streaming.Kafka;
+using Streaming.Models.Pipeline;
 using Streaming.Simulation;
 using Streaming.Storage;
 
@@ -75,6 +77,25 @@ internal static class DemoCommand
         Console.WriteLine($"  Kafka     {(runtime.Kafka.IsEmbedded ? "embedded" : "external")} at {runtime.Kafka.BootstrapServers}  (topics: {string.Join(", ", settings.Topics.All)}, {settings.Kafka.Partitions} partitions)");
         Console.WriteLine($"  Database  {Describe(runtime)}  [{runtime.Capabilities}]");
 
+        if (runtime.Kafka.IsEmbedded)
+        {
+            // The embedded Kafka starts empty every run, so rows and sink offsets from an earlier run describe topics that
+            // no longer exist. Start the pipeline tables afresh; registered models stay.
+            await ClearPipelineTablesAsync(runtime).ConfigureAwait(false);
+        }
+
+        // Models: the active registered bundle; on a first run, train one (the pipeline never waits on this afterwards).
+        var registry = new ModelRegistry(runtime.DataSource, RepositoryPaths.Resolve(settings.Models.Directory));
+        if (await registry.ActiveAsync(stop).ConfigureAwait(false) is null)
+        {
+            Console.WriteLine("  Models    none registered yet: training a first bundle from simulated history (once)…");
+            await TrainCommand.TrainAndRegisterAsync(settings, registry, activate: true, stop).ConfigureAwait(false);
+        }
+        var models = new ModelSetProvider();
+        var watcher = new ModelWatcher(registry, models, settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
+        await watcher.RefreshAsync(stop).ConfigureAwait(false);
+        Console.WriteLine($"  Models    ensemble of robust baseline + {string.Join(" + ", models.Active?.Info.Members ?? [])}, version {models.Active?.Version} (hot reload every {settings.Models.ReloadInterval.TotalSeconds:0} s)");
+
         // Simulated time starts a day back so the accelerated fleet never runs ahead of the wall clock.
         var now = clock.GetUtcNow();
         var simulatedStart = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddDays(-1);
@@ -85,7 +106,7 @@ internal static class DemoCommand
         using var counters = new PipelineCounters();
         using var workers = CancellationTokenSource.CreateLinkedTokenSource(stop);
         using var publishing = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var processor = new ProcessorWorker(settings, runtime.Kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>());
+        var processor = new ProcessorWorker(settings, runtime.Kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models);
         var sink = new SinkWorker(settings, runtime.Kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>());
         var producer = new SimulatorProducer(simulator, runtime.Kafka, settings.Topics.Telemetry, settings.Demo.Rate, settings.Demo.BadRecordRate, counters, clock);
         var maintenance = new MaintenanceLoop(NpgsqlDataSource.Create(runtime.ConnectionString), runtime.Capabilities, new MaintenanceOptions(), clock,
@@ -93,6 +114,7 @@ internal static class DemoCommand
 
         var startedPublishingAt = started.Elapsed;
         var processorTask = processor.RunAsync(workers.Token);
+        var watcherTask = watcher.RunAsync(workers.Token);
         var sinkTask = sink.RunAsync(workers.Token);
         if (!forever)
             publishing.CancelAfter(settings.Demo.Duration);
@@ -123,7 +145,7 @@ internal static class DemoCommand
         var drained = processor.Processed >= producer.Produced && sink.RecordsWritten(settings.Topics.Telemetry) >= producer.Produced;
         await maintenance.RunOnceAsync(CancellationToken.None).ConfigureAwait(false);
         await workers.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(processorTask, sinkTask).ConfigureAwait(false);
+        await Task.WhenAll(processorTask, sinkTask, watcherTask).ConfigureAwait(false);
         progress.Print(sink.IsBackingOff);
         progress.Finish();
 
@@ -157,16 +179,61 @@ internal static class DemoCommand
         Console.WriteLine($"  incidents   {simulator.Labels.Count,12:N0} injected and ended  {Format(simulator.Labels.GroupBy(l => l.Kind.ToString()).ToDictionary(g => g.Key, g => (long)g.Count()))}");
         Console.WriteLine("  database rows (counted in the database):");
         await using var connection = await runtime.DataSource.OpenConnectionAsync().ConfigureAwait(false);
-        foreach (var table in new[] { "metrics", "features", "anomaly_scores", "alerts", "dead_letters" })
+        foreach (var table in new[] { "metrics", "features", "anomaly_scores", "alerts", "predictions", "dead_letters" })
         {
             await using var count = new NpgsqlCommand($"SELECT count(*) FROM {table}", connection);
             var rows = (long)(await count.ExecuteScalarAsync().ConfigureAwait(false))!;
             Console.WriteLine($"    {table,-16}{rows,12:N0}");
         }
+        await PrintLatestAsync(connection).ConfigureAwait(false);
         Console.WriteLine(drained
             ? "  All published records were processed and written."
             : "  WARNING: the pipeline had not caught up within 60 s of the end; see the counts above.");
         Console.WriteLine($"Explore: psql \"{Redact(runtime.ConnectionString)}\" -c \"SELECT entity, status, severity, score, payload->'contributors'->0->>'metric' AS top_metric FROM alerts ORDER BY time DESC LIMIT 10\"");
+    }
+
+    private static async Task ClearPipelineTablesAsync(PipelineRuntime runtime)
+    {
+        await using var connection = await runtime.DataSource.OpenConnectionAsync().ConfigureAwait(false);
+        // Rollups are tables on servers without continuous aggregates and views (refreshed from metrics) on the others.
+        await using var truncate = new NpgsqlCommand("""
+            TRUNCATE metrics, features, anomaly_scores, alerts, predictions, dead_letters, sink_offsets, sink_batches;
+            DO $$ BEGIN
+              IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('metrics_1m')) = 'r' THEN TRUNCATE metrics_1m; END IF;
+              IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('metrics_1h')) = 'r' THEN TRUNCATE metrics_1h; END IF;
+            END $$;
+            """, connection);
+        await truncate.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The newest alerts and downtime predictions with their explanations, as an operator would read them.</summary>
+    private static async Task PrintLatestAsync(NpgsqlConnection connection)
+    {
+        Console.WriteLine("  latest anomaly alerts (entity, status, score/threshold, top metrics: share, expected → actual):");
+        await using (var alerts = new NpgsqlCommand("""
+            SELECT entity, status, severity, score, threshold, payload->'contributors' FROM alerts
+            WHERE kind = 'anomaly' AND status = 'open' ORDER BY time DESC LIMIT 5
+            """, connection))
+        await using (var reader = await alerts.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var contributors = System.Text.Json.JsonDocument.Parse(reader.GetString(5)).RootElement.EnumerateArray()
+                    .Select(c => $"{c.GetProperty("metric").GetString()} {c.GetProperty("share").GetDouble():P0} ({c.GetProperty("expected").GetDouble():0.##} → {c.GetProperty("actual").GetDouble():0.##})");
+                Console.WriteLine($"    {reader.GetString(0)} {reader.GetString(1)} {reader.GetString(2)} {reader.GetDouble(3):0.00}/{reader.GetDouble(4):0.00}: {string.Join(", ", contributors)}");
+            }
+        }
+        Console.WriteLine("  latest downtime predictions (entity, status, P(down within 5/15/30 min), estimated time to downtime, top metric):");
+        await using var predictions = new NpgsqlCommand("""
+            SELECT entity, payload->>'status', p_5m, p_15m, p_30m, time_to_downtime_seconds, top_metric FROM predictions
+            ORDER BY time DESC LIMIT 5
+            """, connection);
+        await using var rows = await predictions.ExecuteReaderAsync().ConfigureAwait(false);
+        while (await rows.ReadAsync().ConfigureAwait(false))
+        {
+            var eta = rows.IsDBNull(5) ? "?" : $"{rows.GetDouble(5) / 60:0} min";
+            Console.WriteLine($"    {rows.GetString(0)} {rows.GetString(1)} {rows.GetDouble(2):P0}/{rows.GetDouble(3):P0}/{rows.GetDouble(4):P0}, down in ~{eta}, driven by {(rows.IsDBNull(6) ? "?" : rows.GetString(6))}");
+        }
     }
 
     private static string Redact(string connectionString)

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Streaming.Contracts;
 using Streaming.Kafka;
+using Streaming.Models.Pipeline;
 using Streaming.Processing.Alerts;
 using Streaming.Processing.Pipeline;
 using Streaming.Processing.Scoring;
@@ -103,6 +104,17 @@ public sealed class StorageSettings
     public string Database { get; set; } = "streaming";
 }
 
+public sealed class ModelSettings
+{
+    /// <summary>Where model bundles are saved; relative paths are under the repository root.</summary>
+    public string Directory { get; set; } = ".local/models";
+
+    /// <summary>Score with the newest candidate next to the active version and record both.</summary>
+    public bool Shadow { get; set; }
+
+    public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
+
 public sealed class DemoSettings
 {
     public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(60);
@@ -128,13 +140,24 @@ public sealed class StreamingSettings
     public StorageSettings Storage { get; set; } = new();
     public SimulatorOptions Simulator { get; set; } = new();
     public DemoSettings Demo { get; set; } = new();
+    public PredictionOptions Predictions { get; set; } = new();
+    public EnsembleOptions Ensemble { get; set; } = new();
+    public ModelSettings Models { get; set; } = new();
+    public Modeling.TrainingSettings Training { get; set; } = new();
 
     public ProcessorSettings ToProcessorSettings() => new()
     {
         Windows = Windows.ToOptions(),
         Baseline = Baseline,
         Alerts = Alerts,
+        Predictions = Predictions,
         Limits = Ingest.ToLimits(),
+    };
+
+    /// <summary>Processor settings whose partitions score with the ensemble over <paramref name="models"/>.</summary>
+    internal ProcessorSettings ToProcessorSettings(ModelSetProvider models) => ToProcessorSettings() with
+    {
+        ScorerFactory = () => new EnsembleWindowScorer(models, Baseline, Ensemble, Alerts.TopContributors),
     };
 
     /// <summary>Fails at start-up with the setting's name and the fix, never mid-stream.</summary>
@@ -145,6 +168,7 @@ public sealed class StreamingSettings
         {
             ToProcessorSettings().Validated();
             Simulator.Validated();
+            Ensemble.Validated();
         }
         catch (ArgumentException ex)
         {

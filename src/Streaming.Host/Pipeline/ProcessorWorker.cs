@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Streaming.Contracts;
 using Streaming.Host.Configuration;
 using Streaming.Kafka;
+using Streaming.Models.Pipeline;
 using Streaming.Processing.Pipeline;
 using Streaming.Processing.Scoring;
 using Streaming.Processing.Windows;
@@ -16,7 +17,7 @@ namespace Streaming.Host.Pipeline;
 /// features, alerts and dead letters. Exactly-once by default: a batch's outputs and its consumed offsets commit in one
 /// Kafka transaction, so downstream readers using read_committed see each result once.
 /// </summary>
-public sealed partial class ProcessorWorker
+internal sealed partial class ProcessorWorker
 {
     private readonly StreamingSettings _settings;
     private readonly KafkaCluster _kafka;
@@ -35,8 +36,13 @@ public sealed partial class ProcessorWorker
     private bool _crashed;
     private long _processed;
 
-    public ProcessorWorker(StreamingSettings settings, KafkaCluster kafka, PipelineCounters counters, TimeProvider clock, ILogger logger, string? instanceId = null)
+    private readonly ModelSetProvider? _models;
+
+    /// <param name="models">The model versions to score with; null scores with the statistical baseline alone.</param>
+    public ProcessorWorker(StreamingSettings settings, KafkaCluster kafka, PipelineCounters counters, TimeProvider clock, ILogger logger,
+        string? instanceId = null, ModelSetProvider? models = null)
     {
+        _models = models;
         _settings = settings;
         _kafka = kafka;
         _counters = counters;
@@ -80,7 +86,7 @@ public sealed partial class ProcessorWorker
         if (exactlyOnce)
             producer.InitTransactions(TimeSpan.FromSeconds(30));
 
-        var processorSettings = _settings.ToProcessorSettings().Validated();
+        var processorSettings = (_models is null ? _settings.ToProcessorSettings() : _settings.ToProcessorSettings(_models)).Validated();
         using var consumer = new ConsumerBuilder<string?, byte[]>(_kafka.ConsumerConfig(_settings.Processor.GroupId, $"processor-{_instanceId}"))
             .SetErrorHandler((_, e) => LogKafkaError(_logger, "consumer", e.Code.ToString(), e.Reason))
             .SetPartitionsAssignedHandler((c, assigned) => (IEnumerable<TopicPartitionOffset>)OnAssigned(c, assigned, processorSettings))
@@ -396,11 +402,15 @@ public sealed partial class ProcessorWorker
         {
         }
 
-        public void Scored(BaselineScore score)
+        public void Scored(WindowAssessment assessment)
         {
         }
 
         public void Alert(AnomalyEvent alert)
+        {
+        }
+
+        public void Prediction(DowntimePredictionEvent prediction)
         {
         }
     }
@@ -437,16 +447,37 @@ public sealed partial class ProcessorWorker
                 Value = JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent),
             }));
 
-        public void Scored(BaselineScore score) =>
-            worker._pending.Add(new PendingMessage(worker._settings.Topics.Scores, new Message<string?, byte[]>
+        public void Scored(WindowAssessment assessment)
+        {
+            var window = assessment.Window;
+            Add(new ScoreEvent(window.Entity, window.Bounds.Start, window.Bounds.End, assessment.Model, assessment.ModelVersion,
+                assessment.Score, assessment.Threshold, assessment.IsAnomaly, assessment.Contributors));
+            // Ensemble members (and a shadow candidate) are recorded too, so their scores can be compared in the database.
+            if (assessment.Members.Count < 2)
+                return;
+            foreach (var member in assessment.Members)
             {
-                Key = score.Window.Entity,
-                Value = JsonSerializer.SerializeToUtf8Bytes(
-                    new ScoreEvent(score.Window.Entity, score.Window.Bounds.Start, score.Window.Bounds.End, RobustBaselineScorer.ModelName,
-                        RobustBaselineScorer.ModelVersion, score.Score, score.Threshold, score.IsAnomaly,
-                        score.Contributors(worker._settings.Alerts.TopContributors)),
-                    ContractsJsonContext.Default.ScoreEvent),
+                Add(new ScoreEvent(window.Entity, window.Bounds.Start, window.Bounds.End, member.Model, member.Version,
+                    member.Score, member.Threshold, member.Score >= member.Threshold, []));
+            }
+
+            void Add(ScoreEvent score) =>
+                worker._pending.Add(new PendingMessage(worker._settings.Topics.Scores, new Message<string?, byte[]>
+                {
+                    Key = score.Entity,
+                    Value = JsonSerializer.SerializeToUtf8Bytes(score, ContractsJsonContext.Default.ScoreEvent),
+                }));
+        }
+
+        public void Prediction(DowntimePredictionEvent prediction)
+        {
+            worker._counters.AddAlert($"prediction_{prediction.Status}");
+            worker._pending.Add(new PendingMessage(worker._settings.Topics.Alerts, new Message<string?, byte[]>
+            {
+                Key = prediction.Entity,
+                Value = JsonSerializer.SerializeToUtf8Bytes(prediction, ContractsJsonContext.Default.DowntimePredictionEvent),
             }));
+        }
 
         public void Alert(AnomalyEvent alert)
         {

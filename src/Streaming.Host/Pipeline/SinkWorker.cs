@@ -20,6 +20,7 @@ internal sealed partial class SinkWorker(
     StreamingSettings settings, KafkaCluster kafka, TimescaleWriter writer, PipelineCounters counters, TimeProvider clock, ILogger logger)
 {
     private readonly ConcurrentDictionary<string, long> _recordsByTopic = new(StringComparer.Ordinal);
+    private static readonly byte[] DowntimeKind = Encoding.UTF8.GetBytes($"\"kind\":\"{DowntimePredictionEvent.KindName}\"");
     private readonly SinkBatch _batch = new();
 
     /// <summary>Records per topic whose rows (if any) are committed to the database.</summary>
@@ -66,7 +67,8 @@ internal sealed partial class SinkWorker(
                 var offsets = records.GroupBy(r => (r.Topic, r.Partition.Value))
                     .Select(g => new SourceOffset(g.Key.Topic, g.Key.Value, g.Max(r => r.Offset.Value) + 1))
                     .ToList();
-                WriteWithRetry(consumer, offsets, cancellationToken);
+                if (!WriteWithRetry(consumer, offsets, cancellationToken))
+                    continue;
                 foreach (var g in records.GroupBy(r => r.Topic))
                     _recordsByTopic.AddOrUpdate(g.Key, g.Count(), (_, n) => n + g.Count());
                 // Kafka's committed offsets only feed lag monitoring; the database's decide where the sink resumes.
@@ -82,7 +84,8 @@ internal sealed partial class SinkWorker(
         }
     }
 
-    private void WriteWithRetry(IConsumer<string?, byte[]> consumer, List<SourceOffset> offsets, CancellationToken cancellationToken)
+    /// <summary>Writes the batch, retrying while the database is unavailable; false when the batch was dropped to re-read from the database's offsets.</summary>
+    private bool WriteWithRetry(IConsumer<string?, byte[]> consumer, List<SourceOffset> offsets, CancellationToken cancellationToken)
     {
         var backoff = TimeSpan.FromMilliseconds(200);
         while (true)
@@ -96,6 +99,7 @@ internal sealed partial class SinkWorker(
                     counters.AddRows("features", _batch.Features.Count);
                     counters.AddRows("anomaly_scores", _batch.Scores.Count);
                     counters.AddRows("alerts", _batch.Alerts.Count);
+                    counters.AddRows("predictions", _batch.Predictions.Count);
                     counters.AddRows("dead_letters", _batch.DeadLetters.Count);
                 }
                 if (IsBackingOff)
@@ -104,7 +108,20 @@ internal sealed partial class SinkWorker(
                     IsBackingOff = false;
                     LogRecovered(logger);
                 }
-                return;
+                return true;
+            }
+            catch (OffsetConflictException ex)
+            {
+                // Part of this batch is already in the database (another sink instance wrote it, or the topics were
+                // recreated under the same group): go back to what the database says and read from there.
+                LogOffsetConflict(logger, ex.Message);
+                var stored = writer.LoadOffsetsAsync(settings.Sink.GroupId, cancellationToken).GetAwaiter().GetResult();
+                foreach (var tp in consumer.Assignment)
+                {
+                    consumer.Seek(new TopicPartitionOffset(tp,
+                        stored.TryGetValue((tp.Topic, tp.Partition.Value), out var next) ? new Offset(next) : Offset.Beginning));
+                }
+                return false;
             }
             catch (Exception ex) when (TimescaleWriter.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
             {
@@ -137,6 +154,8 @@ internal sealed partial class SinkWorker(
                     AddFeatures(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.FeatureVectorEvent)!);
                 else if (record.Topic == topics.Scores)
                     AddScore(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.ScoreEvent)!);
+                else if (record.Topic == topics.Alerts && value.AsSpan().IndexOf(DowntimeKind) >= 0)
+                    AddPrediction(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.DowntimePredictionEvent)!, value);
                 else if (record.Topic == topics.Alerts)
                     AddAlert(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.AnomalyEvent)!, value);
                 else if (record.Topic == topics.DeadLetter)
@@ -178,6 +197,13 @@ internal sealed partial class SinkWorker(
         _batch.Alerts.Add(new AlertRow(e.AlertId, e.WindowEnd, e.Entity, e.Kind, e.Status, e.Severity, e.Score, e.Threshold, e.Model,
             e.ModelVersion, e.Contributors.Count > 0 ? e.Contributors[0].Metric : null, Encoding.UTF8.GetString(raw)));
 
+    private void AddPrediction(DowntimePredictionEvent e, byte[] raw)
+    {
+        double At(double minutes) => e.Horizons.Where(h => h.Minutes >= minutes).MinBy(h => h.Minutes)?.Probability ?? 0;
+        _batch.Predictions.Add(new PredictionRow(e.WindowEnd, e.Entity, e.Model, e.ModelVersion, e.TimeToDowntimeSeconds, At(5), At(15), At(30),
+            e.Contributors.Count > 0 ? e.Contributors[0].Metric : null, Encoding.UTF8.GetString(raw)));
+    }
+
     private void AddDeadLetter(ConsumeResult<string?, byte[]> record)
     {
         var headers = record.Message.Headers;
@@ -193,6 +219,9 @@ internal sealed partial class SinkWorker(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Database unavailable; sink paused, retrying in {Seconds:0.0} s: {Reason}")]
     private static partial void LogBackingOff(ILogger logger, double seconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sink batch overlaps rows already committed; re-reading from the database's offsets: {Reason}")]
+    private static partial void LogOffsetConflict(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database reachable again; sink resumed")]
     private static partial void LogRecovered(ILogger logger);

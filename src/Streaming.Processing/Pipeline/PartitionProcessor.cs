@@ -11,6 +11,10 @@ public sealed record ProcessorSettings
     public required WindowOptions Windows { get; init; }
     public BaselineOptions Baseline { get; init; } = new();
     public AlertOptions Alerts { get; init; } = new();
+    public PredictionOptions Predictions { get; init; } = new();
+
+    /// <summary>Builds each partition's scorer; null means the statistical baseline alone.</summary>
+    public Func<IWindowScorer>? ScorerFactory { get; init; }
     public TelemetryLimits Limits { get; init; } = TelemetryLimits.Default;
 
     public ProcessorSettings Validated()
@@ -18,6 +22,7 @@ public sealed record ProcessorSettings
         Windows.Validated();
         Baseline.Validated();
         Alerts.Validated();
+        Predictions.Validated();
         return this;
     }
 }
@@ -29,9 +34,11 @@ public interface IProcessorOutput
 
     void WindowClosed(ClosedWindow window);
 
-    void Scored(BaselineScore score);
+    void Scored(WindowAssessment assessment);
 
     void Alert(AnomalyEvent alert);
+
+    void Prediction(DowntimePredictionEvent prediction);
 }
 
 /// <summary>
@@ -42,16 +49,18 @@ public sealed class PartitionProcessor
 {
     private readonly ProcessorSettings _settings;
     private readonly WindowAggregator _windows;
-    private readonly RobustBaselineScorer _scorer;
+    private readonly IWindowScorer _scorer;
     private readonly AlertTracker _alerts;
+    private readonly DowntimeTracker _predictions;
     private readonly List<ClosedWindow> _closed = [];
 
     public PartitionProcessor(ProcessorSettings settings, TimeProvider clock)
     {
         _settings = settings.Validated();
         _windows = new WindowAggregator(settings.Windows);
-        _scorer = new RobustBaselineScorer(settings.Baseline);
+        _scorer = settings.ScorerFactory?.Invoke() ?? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
         _alerts = new AlertTracker(settings.Alerts, clock);
+        _predictions = new DowntimeTracker(settings.Predictions, clock);
     }
 
     public WindowAggregator Windows => _windows;
@@ -102,13 +111,15 @@ public sealed class PartitionProcessor
         foreach (var window in _closed)
         {
             output.WindowClosed(window);
-            if (_scorer.ScoreAndLearn(window) is not { } score)
+            if (_scorer.Assess(window) is not { } assessment)
                 continue;
-            output.Scored(score);
-            var verdict = new WindowVerdict(window.Entity, window.Bounds.Start, window.Bounds.End, score.Score, score.Threshold,
-                RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion, score.Contributors(_settings.Alerts.TopContributors));
+            output.Scored(assessment);
+            var verdict = new WindowVerdict(window.Entity, window.Bounds.Start, window.Bounds.End, assessment.Score, assessment.Threshold,
+                assessment.Model, assessment.ModelVersion, assessment.Contributors);
             if (_alerts.Observe(verdict) is { } alert)
                 output.Alert(alert);
+            if (_predictions.Observe(assessment) is { } prediction)
+                output.Prediction(prediction);
         }
         return count;
     }

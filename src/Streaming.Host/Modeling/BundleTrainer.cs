@@ -1,0 +1,75 @@
+using Streaming.Models.Networks;
+using Streaming.Models.Pipeline;
+using Streaming.Models.Serialization;
+using Streaming.Models.Training;
+
+namespace Streaming.Host.Modeling;
+
+/// <summary>Training settings (section <c>Training</c>); the defaults train all three models on this machine in well under a minute.</summary>
+public sealed class TrainingSettings
+{
+    public int Entities { get; set; } = 8;
+    public TimeSpan SimulatedSpan { get; set; } = TimeSpan.FromDays(1.5);
+    public int Seed { get; set; } = 7;
+    public int Epochs { get; set; } = 6;
+    public int HiddenSize { get; set; } = 32;
+    public int SequenceLength { get; set; } = 16;
+    public double[] HorizonsMinutes { get; set; } = [5, 15, 30];
+    public double CapMinutes { get; set; } = 120;
+
+    /// <summary>Denser than live defaults, so the downtime predictor sees enough failures to learn from.</summary>
+    public double IncidentsPerEntityDay { get; set; } = 6;
+}
+
+/// <summary>Progress of one training stage, for the CLI's progress bars.</summary>
+internal readonly record struct StageProgress(string Stage, double Fraction, string Detail);
+
+/// <summary>Trains a bundle (forecaster, VAE, downtime predictor) from simulator data made by the production windowing path.</summary>
+internal static class BundleTrainer
+{
+    public static ModelBundle Train(SimulatorTrainingData data, TrainingSettings settings, string version, IProgress<StageProgress> progress)
+    {
+        var features = data.Layout.Names;
+        var matrix = data.Matrix();
+        var options = new TrainingOptions { Epochs = settings.Epochs, Patience = 3, Seed = settings.Seed, BatchSize = 64 };
+        var range = new TrainingDataRange("simulator", data.From, data.To, data.Windows);
+
+        var forecaster = ModelTraining.TrainForecaster(matrix, features, settings.HiddenSize, 1, settings.SequenceLength - 1, options,
+            Reporter("forecaster", progress), range);
+        var vae = ModelTraining.TrainVae(matrix, features, VaeEncoderKind.Lstm, settings.SequenceLength, settings.HiddenSize, 8, 4, options,
+            Reporter("vae", progress), range);
+
+        // The predictor shares the forecaster's normalisation, so all members read the same vectors.
+        var statistics = forecaster.Artifact.Manifest.Normalization;
+        var normalizer = forecaster.Artifact.Manifest;
+        var samples = data.DowntimeSamples(statistics.Mean, raw =>
+        {
+            var normalized = new float[raw.Length];
+            normalizer.Normalize(raw, normalized);
+            return normalized;
+        }, settings.SequenceLength, settings.HorizonsMinutes, settings.CapMinutes, negativeStride: 4);
+        // Hold out whole entities' worth of time at the end: the last 20% of samples in each entity's order.
+        var split = (int)(samples.Count * 0.8);
+        var downtime = ModelTraining.TrainDowntimePredictor(samples[..split], samples[split..], features, statistics, settings.HorizonsMinutes,
+            settings.CapMinutes, settings.SequenceLength, settings.HiddenSize, 1, options, Reporter("downtime", progress), range);
+
+        var metrics = new Dictionary<string, double>
+        {
+            ["forecaster_validation_loss"] = forecaster.Result.BestValidationLoss,
+            ["vae_validation_loss"] = vae.Result.BestValidationLoss,
+            ["downtime_validation_loss"] = downtime.Result.BestValidationLoss,
+            ["downtime_validation_rmse_minutes"] = downtime.Artifact.Manifest.ValidationMetrics.GetValueOrDefault("validation_rmse"),
+            ["windows"] = data.Windows,
+            ["downtime_samples"] = samples.Count,
+            ["downtimes"] = data.Labels.Count(l => l.DowntimeStart is not null),
+        };
+        var info = new BundleInfo(version, DateTimeOffset.UtcNow, $"simulator seed {settings.Seed}, {settings.Entities} entities, {settings.SimulatedSpan}",
+            features, ["lstm-forecaster", "vae", "downtime-predictor"], metrics);
+        return new ModelBundle(info, forecaster.Artifact, vae.Artifact, downtime.Artifact);
+    }
+
+    private static IProgress<TrainingProgress> Reporter(string stage, IProgress<StageProgress> progress) =>
+        new Progress<TrainingProgress>(p => progress.Report(new StageProgress(stage,
+            Math.Min(1, ((p.Epoch - 1) + (double)p.Batch / Math.Max(1, p.Batches)) / p.Epochs),
+            p.ValidationLoss is { } v ? $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:0.0000} val {v:0.0000}" : $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:0.0000}")));
+}
