@@ -85,6 +85,48 @@ public sealed class AvroEventCodecTests
     }
 
     [Test]
+    public void A_new_event_type_needs_only_its_schema_downtime_predictions_round_trip_through_a_draft_avsc()
+    {
+        // A draft of downtime-prediction.avsc: no code is written for the type, only the schema.
+        var schema = AvroSchemaParser.Parse("""
+            {"type":"record","name":"DowntimePredictionEvent","namespace":"streaming.v1","fields":[
+              {"name":"event_id","type":{"type":"string","logicalType":"uuid"}},
+              {"name":"alert_id","type":{"type":"string","logicalType":"uuid"}},
+              {"name":"kind","type":"string"},
+              {"name":"status","type":{"type":"enum","name":"AlertStatus","symbols":["open","update","resolved"]}},
+              {"name":"entity","type":"string"},
+              {"name":"window_start","type":{"type":"long","logicalType":"timestamp-millis"}},
+              {"name":"window_end","type":{"type":"long","logicalType":"timestamp-millis"}},
+              {"name":"detected_at","type":{"type":"long","logicalType":"timestamp-millis"}},
+              {"name":"time_to_downtime_seconds","type":["null","double"],"default":null},
+              {"name":"predicted_downtime_at","type":["null",{"type":"long","logicalType":"timestamp-millis"}],"default":null},
+              {"name":"probability","type":"double"},
+              {"name":"horizon_minutes","type":"double"},
+              {"name":"threshold","type":"double"},
+              {"name":"severity","type":{"type":"enum","name":"Severity","symbols":["warning","critical"]}},
+              {"name":"model","type":"string"},
+              {"name":"model_version","type":"string"},
+              {"name":"horizons","type":{"type":"array","items":{"type":"record","name":"HorizonProbability","fields":[
+                {"name":"minutes","type":"double"},{"name":"probability","type":"double"}]}}},
+              {"name":"contributors","type":{"type":"array","items":{"type":"record","name":"Contributor","fields":[
+                {"name":"metric","type":"string"},{"name":"share","type":"double"},{"name":"expected","type":"double"},{"name":"actual","type":"double"}]}}}
+            ]}
+            """);
+        var info = ContractsJsonContext.Default.DowntimePredictionEvent;
+        foreach (var predicted in new DateTimeOffset?[] { Now.AddMinutes(20), null })
+        {
+            var original = new DowntimePredictionEvent(Guid.NewGuid(), Guid.NewGuid(), DowntimePredictionEvent.KindName, AlertStatus.Open, "pump-7",
+                Now, Now.AddMinutes(1), Now.AddMinutes(1), predicted is null ? null : 1140, predicted, 0.82, 30, 0.5, Severity.Warning,
+                "ensemble", "3", [new HorizonProbability(5, 0.1), new HorizonProbability(30, 0.82)], [new Contributor("vibration", 1, 2, 7)]);
+
+            var bytes = AvroCodec.Encode(schema, original, info);
+
+            Assert.That(AvroCodec.TryDecode(schema, bytes, info, out var decoded, out var error), Is.True, error);
+            Assert.That(JsonSerializer.Serialize(decoded!, info), Is.EqualTo(JsonSerializer.Serialize(original, info)));
+        }
+    }
+
+    [Test]
     public void Every_truncation_of_every_event_is_rejected_with_a_message_and_never_throws()
     {
         Check(AvroContracts.FeatureVector, SampleFeatures(withNulls: false));

@@ -108,6 +108,16 @@ public sealed class AvroWireFormatTests
     }
 
     [Test]
+    public async Task The_record_type_of_an_avro_value_is_known_from_a_fixed_id_and_json_has_none()
+    {
+        var avro = (await AvroSerializer(AvroContracts.Anomaly, TopicNames.Alerts)).Serialize(AvroEventCodecTests.SampleAnomaly());
+        var json = JsonSerializer.SerializeToUtf8Bytes(AvroEventCodecTests.SampleAnomaly(), ContractsJsonContext.Default.AnomalyEvent);
+
+        Assert.That(await AvroRecordNames.GetAsync(avro, FixedSchemaIds.Instance, CancellationToken.None), Is.EqualTo(AvroContracts.Anomaly.FullName));
+        Assert.That(await AvroRecordNames.GetAsync(json, FixedSchemaIds.Instance, CancellationToken.None), Is.Null);
+    }
+
+    [Test]
     public void Options_are_validated_with_the_setting_name()
     {
         Assert.That(() => new SchemaRegistryOptions { Url = "not a url" }.Validated(), Throws.ArgumentException.With.Message.Contains("SchemaRegistry:Url"));

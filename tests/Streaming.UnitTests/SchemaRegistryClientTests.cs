@@ -120,6 +120,32 @@ public sealed class SchemaRegistryClientTests
     }
 
     [Test]
+    public async Task With_the_topic_record_name_strategy_each_record_type_on_a_topic_has_its_own_subject()
+    {
+        using var client = new SchemaRegistryClient(new SchemaRegistryOptions { Url = _registry.Url, SubjectNameStrategy = SubjectNameStrategy.TopicRecordName });
+        _registry.Incompatible.Add("alerts-value");
+
+        var anomalyId = await client.GetIdAsync("alerts", AvroContracts.Anomaly, CancellationToken.None);
+        var scoreId = await client.GetIdAsync("alerts", AvroContracts.Score, CancellationToken.None);
+
+        Assert.That(_registry.Registrations, Is.EqualTo(new[] { "alerts-streaming.v1.AnomalyEvent", "alerts-streaming.v1.ScoreEvent" }));
+        Assert.That(anomalyId, Is.Not.EqualTo(scoreId));
+    }
+
+    [Test]
+    public async Task The_record_type_of_an_avro_value_on_a_shared_topic_is_found_from_its_registry_id()
+    {
+        using var writerClient = Client();
+        var bytes = (await AvroEventSerializer<ScoreEvent>.CreateAsync(AvroContracts.Score, "alerts", writerClient, CancellationToken.None))
+            .Serialize(AvroEventCodecTests.SampleScore());
+
+        using var readerClient = Client();
+        Assert.That(await AvroRecordNames.GetAsync(bytes, readerClient, CancellationToken.None), Is.EqualTo("streaming.v1.ScoreEvent"));
+        Assert.That(await AvroRecordNames.GetAsync("{}"u8.ToArray(), readerClient, CancellationToken.None), Is.Null);
+        Assert.That(await AvroRecordNames.GetAsync(new byte[] { 0, 0, 0, 0x30, 0x39 }, readerClient, CancellationToken.None), Is.Null);
+    }
+
+    [Test]
     public async Task An_id_the_registry_does_not_know_is_a_failed_read_naming_the_id()
     {
         using var client = Client();

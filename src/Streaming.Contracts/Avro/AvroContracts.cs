@@ -24,6 +24,9 @@ internal class AvroContract
     public string SchemaText { get; }
 
     public AvroSchema Schema { get; }
+
+    /// <summary>The top-level record's full name, e.g. <c>streaming.v1.AnomalyEvent</c>.</summary>
+    public string FullName => ((NamedSchema)Schema).FullName;
 }
 
 /// <summary>A contract whose values are <typeparamref name="T"/>, mapped to Avro fields by their JSON (snake_case) names.</summary>

@@ -113,7 +113,7 @@ internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaIdPr
             : EventReadResult<T>.Failed(lookup.Error, SerializationFormat.Avro);
     }
 
-    private static bool TryDetect(ReadOnlySpan<byte> value, out SerializationFormat format, [NotNullWhen(false)] out string? error)
+    internal static bool TryDetect(ReadOnlySpan<byte> value, out SerializationFormat format, [NotNullWhen(false)] out string? error)
     {
         format = SerializationFormat.Json;
         error = null;
@@ -151,11 +151,29 @@ internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaIdPr
 
     private EventReadResult<T> ReadAvro(int id, AvroSchema writerSchema, ReadOnlySpan<byte> payload)
     {
-        var expected = (NamedSchema)contract.Schema;
-        if (writerSchema is not RecordSchema record || record.FullName != expected.FullName)
-            return EventReadResult<T>.Failed($"schema id {id} is {writerSchema.DisplayName}, expected {expected.FullName}", SerializationFormat.Avro);
+        if (writerSchema is not RecordSchema record || record.FullName != contract.FullName)
+            return EventReadResult<T>.Failed($"schema id {id} is {writerSchema.DisplayName}, expected {contract.FullName}", SerializationFormat.Avro);
         return AvroCodec.TryDecode(writerSchema, payload, contract.TypeInfo, out var value, out var error)
             ? EventReadResult<T>.Ok(value, SerializationFormat.Avro)
             : EventReadResult<T>.Failed($"schema id {id}: {error}", SerializationFormat.Avro);
+    }
+}
+
+/// <summary>For topics that carry several record types (<c>alerts</c>): which type an Avro value holds, from its schema id.</summary>
+internal static class AvroRecordNames
+{
+    /// <summary>
+    /// The writer schema's record full name (e.g. <c>streaming.v1.DowntimePredictionEvent</c>) when the value is in the
+    /// Avro wire format; null for JSON or unreadable values, or an id the provider does not know (fixed ids) or cannot
+    /// find (registry). Completes synchronously unless a registry id must be fetched.
+    /// </summary>
+    public static async ValueTask<string?> GetAsync(ReadOnlyMemory<byte> value, ISchemaIdProvider ids, CancellationToken cancellationToken)
+    {
+        if (!ConfluentWireFormat.TryReadHeader(value.Span, out var id, out _, out _))
+            return null;
+        if (ids.TryGetKnownSchema(id, out var known))
+            return (known as NamedSchema)?.FullName;
+        var lookup = await ids.LookupAsync(id, cancellationToken).ConfigureAwait(false);
+        return (lookup.Schema as NamedSchema)?.FullName;
     }
 }

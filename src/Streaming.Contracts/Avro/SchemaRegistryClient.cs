@@ -16,7 +16,8 @@ internal sealed class SchemaRegistryException(string message, HttpStatusCode sta
 }
 
 /// <summary>
-/// A Confluent-compatible Schema Registry client. Registers a contract's schema under <c>{topic}-value</c> on first use
+/// A Confluent-compatible Schema Registry client. Registers a contract's schema under <c>{topic}-value</c> (or
+/// <c>{topic}-{record full name}</c>, see <see cref="SubjectNameStrategy"/>) on first use
 /// (<c>POST /subjects/{subject}/versions</c>) and caches the id; fetches unknown writer schemas by id
 /// (<c>GET /schemas/ids/{id}</c>) and caches them.
 /// </summary>
@@ -24,6 +25,7 @@ internal sealed class SchemaRegistryClient : ISchemaIdProvider, IDisposable
 {
     public const string ContentType = "application/vnd.schemaregistry.v1+json";
 
+    private readonly SubjectNameStrategy _subjects;
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly SemaphoreSlim _registering = new(1, 1);
@@ -36,6 +38,7 @@ internal sealed class SchemaRegistryClient : ISchemaIdProvider, IDisposable
         options.Validated();
         if (!options.IsConfigured)
             throw new ArgumentException("SchemaRegistry:Url is required for the Schema Registry client.");
+        _subjects = options.SubjectNameStrategy;
         _ownsHttp = http is null;
         _http = http ?? new HttpClient();
         _http.BaseAddress = new Uri(options.Url!.TrimEnd('/') + "/");
@@ -49,12 +52,14 @@ internal sealed class SchemaRegistryClient : ISchemaIdProvider, IDisposable
         }
     }
 
-    /// <summary>Confluent's default TopicNameStrategy for record values.</summary>
-    public static string SubjectFor(string topic) => $"{topic}-value";
+    /// <summary>The subject a contract's values on a topic are registered under.</summary>
+    public static string SubjectFor(string topic, AvroContract contract, SubjectNameStrategy strategy) => strategy == SubjectNameStrategy.TopicRecordName
+        ? $"{topic}-{contract.FullName}"
+        : $"{topic}-value";
 
     public async ValueTask<int> GetIdAsync(string topic, AvroContract contract, CancellationToken cancellationToken)
     {
-        var key = (SubjectFor(topic), contract.Name);
+        var key = (SubjectFor(topic, contract, _subjects), contract.Name);
         if (_ids.TryGetValue(key, out var id))
             return id;
         await _registering.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -22,6 +22,19 @@ public sealed class SerializationOptions
         : throw new ArgumentException($"Serialization:Format must be Json or Avro, was {Format}.");
 }
 
+/// <summary>How a Schema Registry subject is named (Confluent's subject name strategies).</summary>
+public enum SubjectNameStrategy
+{
+    /// <summary><c>{topic}-value</c>: one schema lineage per topic (Confluent's default).</summary>
+    TopicName,
+
+    /// <summary>
+    /// <c>{topic}-{record full name}</c>: one lineage per record type in a topic; needed when a topic carries several
+    /// record types (<c>alerts</c> carries anomalies and downtime predictions), which one <c>-value</c> subject rejects as incompatible.
+    /// </summary>
+    TopicRecordName,
+}
+
 /// <summary>
 /// Section <c>SchemaRegistry</c>. Without <see cref="Url"/> Avro uses the fixed schema ids committed in
 /// <c>schemas/README.md</c>; with it, a Confluent-compatible Schema Registry. The password is never logged or printed.
@@ -38,6 +51,8 @@ public sealed class SchemaRegistryOptions
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    public SubjectNameStrategy SubjectNameStrategy { get; set; } = SubjectNameStrategy.TopicName;
+
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Url);
 
     public bool HasBasicAuth => !string.IsNullOrEmpty(BasicAuthUser);
@@ -53,6 +68,8 @@ public sealed class SchemaRegistryOptions
             throw new ArgumentException("SchemaRegistry:BasicAuthUser must not contain ':'.");
         if (HasBasicAuth != !string.IsNullOrEmpty(BasicAuthPassword))
             throw new ArgumentException("SchemaRegistry:BasicAuthUser and SchemaRegistry:BasicAuthPassword must be set together.");
+        if (!Enum.IsDefined(SubjectNameStrategy))
+            throw new ArgumentException($"SchemaRegistry:SubjectNameStrategy must be TopicName or TopicRecordName, was {SubjectNameStrategy}.");
         if (RequestTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"SchemaRegistry:RequestTimeout must be positive, was {RequestTimeout}.");
         return this;
