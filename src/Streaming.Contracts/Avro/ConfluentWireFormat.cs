@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Streaming.Contracts.Avro;
 
@@ -20,7 +21,7 @@ internal static class ConfluentWireFormat
     }
 
     /// <summary>Splits a record value into schema id and Avro payload; fails with a message on a short value or a wrong magic byte.</summary>
-    public static bool TryReadHeader(ReadOnlySpan<byte> data, out int schemaId, out ReadOnlySpan<byte> payload, out string? error)
+    public static bool TryReadHeader(ReadOnlySpan<byte> data, out int schemaId, out ReadOnlySpan<byte> payload, [NotNullWhen(false)] out string? error)
     {
         schemaId = 0;
         payload = default;

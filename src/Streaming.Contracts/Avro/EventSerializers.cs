@@ -96,7 +96,7 @@ internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaIdPr
         if (format == SerializationFormat.Json)
             return ReadJson(value);
         if (!ConfluentWireFormat.TryReadHeader(value, out var id, out var payload, out error))
-            return EventReadResult<T>.Failed(error!, SerializationFormat.Avro);
+            return EventReadResult<T>.Failed(error, SerializationFormat.Avro);
         return ids.TryGetKnownSchema(id, out var schema)
             ? ReadAvro(id, schema, payload)
             : EventReadResult<T>.Failed($"unknown schema id {id} (not a fixed id and not fetched from the Schema Registry yet)", SerializationFormat.Avro);
@@ -113,7 +113,7 @@ internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaIdPr
             : EventReadResult<T>.Failed(lookup.Error, SerializationFormat.Avro);
     }
 
-    internal static bool TryDetect(ReadOnlySpan<byte> value, out SerializationFormat format, [NotNullWhen(false)] out string? error)
+    private static bool TryDetect(ReadOnlySpan<byte> value, out SerializationFormat format, [NotNullWhen(false)] out string? error)
     {
         format = SerializationFormat.Json;
         error = null;
