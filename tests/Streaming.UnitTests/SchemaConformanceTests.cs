@@ -12,6 +12,7 @@ public sealed class SchemaConformanceTests
     private const string Features = "feature-vector.schema.json";
     private const string Anomaly = "anomaly-event.schema.json";
     private const string Score = "score-event.schema.json";
+    private const string Downtime = "downtime-prediction.schema.json";
 
     private static readonly string SchemaDirectory = Path.Combine(AppContext.BaseDirectory, "schemas");
     private static readonly DateTimeOffset Now = new(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
@@ -77,6 +78,20 @@ public sealed class SchemaConformanceTests
             [new Contributor("cpu_usage", 1, 40, 45)]);
         var errors = _checker.Validate(Score, Serialize(score, ContractsJsonContext.Default.ScoreEvent));
         Assert.That(errors, Is.Empty, Errors(errors));
+    }
+
+    [Test]
+    public void Downtime_prediction_written_by_the_contracts_context_conforms_to_its_schema()
+    {
+        foreach (var eta in new double?[] { 1200, null })
+        {
+            var prediction = new DowntimePredictionEvent(Guid.NewGuid(), Guid.NewGuid(), DowntimePredictionEvent.KindName, AlertStatus.Open, "web-1",
+                Now, Now.AddMinutes(1), Now.AddMinutes(1), eta, eta is { } s ? Now.AddMinutes(1).AddSeconds(s) : null, 0.7, 30, 0.5,
+                Severity.Warning, "downtime-predictor", "1.0.0", [new HorizonProbability(5, 0.1), new HorizonProbability(30, 0.7)],
+                [new Contributor("memory_usage", 0.9, 60, 95)]);
+            var errors = _checker.Validate(Downtime, Serialize(prediction, ContractsJsonContext.Default.DowntimePredictionEvent));
+            Assert.That(errors, Is.Empty, Errors(errors));
+        }
     }
 
     [Test]
@@ -192,6 +207,7 @@ public sealed class SchemaConformanceTests
     [TestCase("feature-vector.avsc", Features)]
     [TestCase("anomaly-event.avsc", Anomaly)]
     [TestCase("score-event.avsc", Score)]
+    [TestCase("downtime-prediction.avsc", Downtime)]
     public void Avro_schema_has_exactly_the_json_schema_fields(string avsc, string jsonSchema)
     {
         var avro = JsonNode.Parse(File.ReadAllText(Path.Combine(SchemaDirectory, avsc)))!;
@@ -236,7 +252,8 @@ public sealed class SchemaConformanceTests
                 continue;
             var property = Deref(propertyNode!, root);
             var avroType = field["type"]!;
-            var avroObject = avroType as JsonObject;
+            // For a nullable union, the non-null branch carries the type (e.g. ["null", {"type":"long","logicalType":...}]).
+            var avroObject = avroType as JsonObject ?? (avroType as JsonArray)?.OfType<JsonObject>().FirstOrDefault();
             var jsonTypes = property["type"] is JsonArray a ? a.Select(t => t!.GetValue<string>()).ToArray() : [property["type"]!.GetValue<string>()];
             var avroNullable = avroType is JsonArray union && union.Any(t => t!.GetValueKind() == JsonValueKind.String && t.GetValue<string>() == "null");
             var jsonNullable = jsonTypes.Contains("null");

@@ -61,7 +61,9 @@ internal static class AvroContracts
     public static readonly AvroContract<AnomalyEvent> Anomaly = new("anomaly-event", ContractsJsonContext.Default.AnomalyEvent);
 
     /// <summary>Every contract with a committed schema, for lookups by fixed id.</summary>
-    public static readonly IReadOnlyList<AvroContract> All = [TelemetrySample, FeatureVector, Score, Anomaly];
+    public static readonly AvroContract<DowntimePredictionEvent> DowntimePrediction = new("downtime-prediction", ContractsJsonContext.Default.DowntimePredictionEvent);
+
+    public static readonly IReadOnlyList<AvroContract> All = [TelemetrySample, FeatureVector, Score, Anomaly, DowntimePrediction];
 
     public static AvroContract? ByFixedId(int id) => All.FirstOrDefault(c => c.FixedId == id);
 
