@@ -22,12 +22,17 @@ public sealed record EnsembleOptions
     /// <summary>The adaptive threshold never drops below this (the static threshold is 1): SPOT may only make an entity stricter.</summary>
     public double MinimumThreshold { get; init; } = 1.0;
 
+    /// <summary>…and never rises above this, so a noisy entity is not blinded.</summary>
+    public double MaximumThreshold { get; init; } = 2.0;
+
     public EnsembleOptions Validated()
     {
         if (BaselineWeight < 0 || ForecasterWeight < 0 || VaeWeight < 0 || BaselineWeight + ForecasterWeight + VaeWeight <= 0)
             throw new ArgumentException("Ensemble:*Weight must be non-negative and not all zero.");
         if (SpotRisk is <= 0 or >= 0.5)
             throw new ArgumentException($"Ensemble:SpotRisk must be in (0, 0.5), was {SpotRisk}.");
+        if (!(MinimumThreshold > 0) || MaximumThreshold < MinimumThreshold)
+            throw new ArgumentException($"Ensemble:MinimumThreshold must be positive and at most Ensemble:MaximumThreshold; was {MinimumThreshold} and {MaximumThreshold}.");
         if (SpotCalibrationWindows < 50)
             throw new ArgumentException($"Ensemble:SpotCalibrationWindows must be at least 50, was {SpotCalibrationWindows}.");
         return this;
@@ -249,7 +254,7 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
         }
 
         public double Threshold(EnsembleOptions options) =>
-            _spot is null ? 1 : Math.Max(options.MinimumThreshold, _spot.Threshold);
+            _spot is null ? 1 : Math.Clamp(_spot.Threshold, options.MinimumThreshold, options.MaximumThreshold);
 
         public void Learn(double score, EnsembleOptions options)
         {
@@ -258,7 +263,10 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
                 _spot.Step(score);
                 return;
             }
-            _calibration.Add(score);
+            // The tail SPOT fits must be the normal scores' tail: incidents in the calibration set would lift the
+            // threshold above the next incident.
+            if (score < 1)
+                _calibration.Add(score);
             if (_calibration.Count < options.SpotCalibrationWindows)
                 return;
             var spot = new Spot(options.SpotRisk, initialQuantile: 0.95);

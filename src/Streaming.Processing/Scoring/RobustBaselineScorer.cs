@@ -14,12 +14,17 @@ public sealed record BaselineOptions
     /// <summary>Robust z-score at or above which a window is anomalous.</summary>
     public double Threshold { get; init; } = 6.0;
 
+    /// <summary>Anomalous windows kept out of a metric's history in a row before its new level is accepted as normal.</summary>
+    public int MaxFrozenWindows { get; init; } = 120;
+
     public BaselineOptions Validated()
     {
         if (HistoryWindows is < 3 or > 1024)
             throw new ArgumentException($"Scoring:Baseline:HistoryWindows must be in [3, 1024], was {HistoryWindows}.");
         if (MinHistory < 3 || MinHistory > HistoryWindows)
             throw new ArgumentException($"Scoring:Baseline:MinHistory must be in [3, HistoryWindows], was {MinHistory}.");
+        if (MaxFrozenWindows < 0)
+            throw new ArgumentException($"Scoring:Baseline:MaxFrozenWindows must be zero or positive, was {MaxFrozenWindows}.");
         if (!(Threshold > 0))
             throw new ArgumentException($"Scoring:Baseline:Threshold must be positive, was {Threshold}.");
         return this;
@@ -90,7 +95,15 @@ public sealed class RobustBaselineScorer
                 var z = Math.Abs(feature.Mean - median) / scale;
                 scores.Add(new MetricScore(feature.Metric, z, median, feature.Mean));
                 best = Math.Max(best, z);
+                // An anomalous value stays out of the reference, so a long incident keeps scoring as one instead of
+                // becoming "normal" halfway; after MaxFrozenWindows in a row the new level is accepted as normal.
+                if (z >= _options.Threshold && history.Frozen < _options.MaxFrozenWindows)
+                {
+                    history.Frozen++;
+                    continue;
+                }
             }
+            history.Frozen = 0;
             history.Add(feature.Mean);
         }
         return scores.Count == 0 ? null : new BaselineScore(window, best, _options.Threshold, scores.ToArray());
@@ -102,6 +115,9 @@ public sealed class RobustBaselineScorer
         private int _next;
 
         public int Count { get; private set; }
+
+        /// <summary>Consecutive anomalous windows kept out of the history.</summary>
+        public int Frozen { get; set; }
 
         public void Add(double value)
         {
