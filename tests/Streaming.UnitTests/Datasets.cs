@@ -1,6 +1,9 @@
 namespace Streaming.UnitTests;
 
-/// <summary>The shared development datasets: ../shared/datasets next to the repository root (the directory holding Streaming.sln).</summary>
+/// <summary>
+/// The shared development datasets: <c>STREAMING_DATASETS</c> when set, else <c>../shared/datasets</c> next to the repository
+/// root (the directory holding Streaming.sln), else the machine's <c>/work/shared/datasets</c> (for clones placed elsewhere).
+/// </summary>
 internal static class Datasets
 {
     public static string Root
@@ -12,11 +15,17 @@ internal static class Datasets
                 directory = directory.Parent;
             if (directory?.Parent is null)
                 Assert.Fail($"No Streaming.sln above {TestContext.CurrentContext.TestDirectory}: cannot locate the repository root.");
-            var root = Path.GetFullPath(Path.Combine(directory!.Parent!.FullName, "shared", "datasets"));
+            string?[] candidates =
+            [
+                Environment.GetEnvironmentVariable("STREAMING_DATASETS"),
+                Path.GetFullPath(Path.Combine(directory!.Parent!.FullName, "shared", "datasets")),
+                "/work/shared/datasets",
+            ];
+            var root = candidates.FirstOrDefault(c => !string.IsNullOrEmpty(c) && Directory.Exists(Path.Combine(c, "nab-dev", "data")));
             // A missing dataset is a broken environment, not a reason to pass: fail loudly.
-            if (!Directory.Exists(Path.Combine(root, "nab-dev", "data")))
-                Assert.Fail($"The shared datasets are missing: expected NAB data under {Path.Combine(root, "nab-dev", "data")} (../shared/datasets beside the repository).");
-            return root;
+            if (root is null)
+                Assert.Fail($"The shared datasets are missing: looked for nab-dev/data under {string.Join(", ", candidates.Where(c => !string.IsNullOrEmpty(c)))}; set STREAMING_DATASETS.");
+            return root!;
         }
     }
 

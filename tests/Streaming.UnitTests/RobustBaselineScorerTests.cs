@@ -115,4 +115,20 @@ public sealed class RobustBaselineScorerTests
     [Test]
     public void Non_positive_threshold_is_rejected_naming_the_setting() =>
         Assert.That(() => new RobustBaselineScorer(new BaselineOptions { Threshold = 0 }), Throws.ArgumentException.With.Message.StartWith("Scoring:Baseline:Threshold"));
+
+    [Test]
+    public void A_metric_alternating_between_two_values_is_not_anomalous_when_most_of_its_history_is_one_value()
+    {
+        // With 7 of 13 values at 40 the MAD is 0; the mean-absolute-deviation fallback keeps 41 an ordinary value, so it
+        // is neither flagged nor kept out of the reference (which would make every later 41 look worse).
+        var scorer = new RobustBaselineScorer(new BaselineOptions());
+        var flagged = 0;
+        for (var i = 0; i < 40; i++)
+        {
+            if (scorer.ScoreAndLearn(Window("web-1", i, ("mem_used", 40 + i % 2))) is { IsAnomaly: true })
+                flagged++;
+        }
+
+        Assert.That(flagged, Is.Zero);
+    }
 }

@@ -62,6 +62,9 @@ public sealed class RobustBaselineScorer
     // 1.4826 makes the MAD a consistent estimator of the standard deviation for normal data.
     private const double MadToSigma = 1.4826;
 
+    // sqrt(pi/2): the mean absolute deviation's consistency factor for normal data.
+    private const double MeanAbsoluteDeviationToSigma = 1.2533;
+
     private readonly BaselineOptions _options;
     private readonly Dictionary<string, Dictionary<string, History>> _history = new(StringComparer.Ordinal);
 
@@ -89,9 +92,9 @@ public sealed class RobustBaselineScorer
             }
             if (history.Count >= _options.MinHistory)
             {
-                var (median, mad) = history.MedianAndMad(scratch);
-                // A flat history has MAD 0; a floor relative to the level keeps z finite and meaningful.
-                var scale = Math.Max(MadToSigma * mad, 1e-3 * Math.Max(1.0, Math.Abs(median)));
+                var (median, sigma) = history.MedianAndSigma(scratch);
+                // A flat history has no spread at all; a floor relative to the level keeps z finite and meaningful.
+                var scale = Math.Max(sigma, 1e-3 * Math.Max(1.0, Math.Abs(median)));
                 var z = Math.Abs(feature.Mean - median) / scale;
                 scores.Add(new MetricScore(feature.Metric, z, median, feature.Mean));
                 best = Math.Max(best, z);
@@ -126,16 +129,26 @@ public sealed class RobustBaselineScorer
             Count = Math.Min(Count + 1, _values.Length);
         }
 
-        public (double Median, double Mad) MedianAndMad(Span<double> scratch)
+        /// <summary>
+        /// The median and a robust sigma: 1.4826·MAD, or — when more than half the values are identical and the MAD is 0 —
+        /// 1.2533·(mean absolute deviation from the median), the usual fallback, so a metric with few distinct values still
+        /// has a spread.
+        /// </summary>
+        public (double Median, double Sigma) MedianAndSigma(Span<double> scratch)
         {
             var window = scratch[..Count];
             _values.AsSpan(0, Count).CopyTo(window);
             window.Sort();
             var median = Median(window);
+            var sum = 0.0;
             for (var i = 0; i < window.Length; i++)
+            {
                 window[i] = Math.Abs(window[i] - median);
+                sum += window[i];
+            }
             window.Sort();
-            return (median, Median(window));
+            var mad = Median(window);
+            return (median, mad > 0 ? MadToSigma * mad : MeanAbsoluteDeviationToSigma * sum / window.Length);
         }
 
         private static double Median(ReadOnlySpan<double> sorted) =>
