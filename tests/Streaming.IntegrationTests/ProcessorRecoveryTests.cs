@@ -84,7 +84,7 @@ public sealed class ProcessorRecoveryTests
         var second = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("second"), "second");
         var secondTask = second.RunAsync(stop.Token);
         await WaitForAsync(() => second.AssignedPartitions > 0 && first.AssignedPartitions > 0, secondTask, stop.Token);
-        Produce(settings, _samples.Skip(half));
+        TestStack.Produce(settings.Topics.Telemetry, _samples.Skip(half));
         await WaitForAsync(() => first.Processed + second.Processed >= _samples.Count, Task.WhenAll(firstTask, secondTask), stop.Token);
         var outputs = await ReadOutputsAsync(settings, Task.WhenAll(firstTask, secondTask), stop.Token);
         await stop.CancelAsync();
@@ -140,17 +140,10 @@ public sealed class ProcessorRecoveryTests
         settings.Ingest.MaxAge = TimeSpan.FromDays(30);
         settings.Validated();
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
-        Produce(settings, _samples is null ? [] : _samples.Take(produceUpTo ?? _samples.Count));
+        TestStack.Produce(settings.Topics.Telemetry, _samples is null ? [] : _samples.Take(produceUpTo ?? _samples.Count));
         return settings;
     }
 
-    private static void Produce(StreamingSettings settings, IEnumerable<TelemetrySample> samples)
-    {
-        using var producer = new ProducerBuilder<string, byte[]>(TestStack.Kafka.ProducerConfig("recovery-test")).Build();
-        foreach (var sample in samples)
-            producer.Produce(settings.Topics.Telemetry, new Message<string, byte[]> { Key = sample.Entity, Value = TelemetryJson.ToUtf8(sample) });
-        Assert.That(producer.Flush(TimeSpan.FromSeconds(30)), Is.Zero);
-    }
 
     private static async Task WaitForAsync(Func<bool> condition, Task worker, CancellationToken cancellationToken)
     {
@@ -172,13 +165,13 @@ public sealed class ProcessorRecoveryTests
         var expectedWindows = _samples.Select(s => (s.Entity, s.TimestampMs / 60_000)).Distinct().Count();
         while (true)
         {
-            var features = await ReadTopicAsync(settings.Topics.Features);
+            var features = await TestStack.ReadTopicAsync(settings.Topics.Features);
             if (features.Count >= expectedWindows || cancellationToken.IsCancellationRequested || worker.IsFaulted)
             {
                 if (worker.IsFaulted)
                     await worker;
-                var alerts = (await ReadTopicAsync(settings.Topics.Alerts)).Select(WithoutDetectionTime).ToList();
-                return new Outputs(features, await ReadTopicAsync(settings.Topics.Scores), alerts);
+                var alerts = (await TestStack.ReadTopicAsync(settings.Topics.Alerts)).Select(WithoutDetectionTime).ToList();
+                return new Outputs(features, await TestStack.ReadTopicAsync(settings.Topics.Scores), alerts);
             }
             await Task.Delay(500, CancellationToken.None);
         }
@@ -190,27 +183,4 @@ public sealed class ProcessorRecoveryTests
         var alert = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.AnomalyEvent)!;
         return JsonSerializer.Serialize(alert with { DetectedAt = DateTimeOffset.UnixEpoch }, ContractsJsonContext.Default.AnomalyEvent);
     }
-
-    private static Task<List<string>> ReadTopicAsync(string topic) => Task.Run(() =>
-    {
-        var config = TestStack.Kafka.ConsumerConfig(TestStack.UniqueName("reader"), "reader");
-        config.EnablePartitionEof = true;
-        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
-        var partitions = TestStack.Kafka.Options.Partitions;
-        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var values = new List<string>();
-        var atEnd = new HashSet<int>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (atEnd.Count < partitions && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } record)
-                continue;
-            if (record.IsPartitionEOF)
-                atEnd.Add(record.Partition.Value);
-            else
-                values.Add(Encoding.UTF8.GetString(record.Message.Value));
-        }
-        consumer.Close();
-        return values;
-    });
 }

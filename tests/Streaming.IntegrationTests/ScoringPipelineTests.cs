@@ -147,14 +147,14 @@ public sealed class ScoringPipelineTests
         var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger(label), name, models);
         var task = worker.RunAsync(stop.Token);
         var half = samples.Count / 2;
-        Produce(settings, samples.Take(half));
+        TestStack.Produce(settings.Topics.Telemetry, samples.Take(half));
         if (onHalfProcessed is not null)
         {
             while (worker.Processed < half && !task.IsFaulted && !stop.IsCancellationRequested)
                 await Task.Delay(50);
             onHalfProcessed();
         }
-        Produce(settings, samples.Skip(half));
+        TestStack.Produce(settings.Topics.Telemetry, samples.Skip(half));
         var windows = samples.Select(s => (s.Entity, s.TimestampMs / 60_000)).Distinct().Count();
         while (counters.Windows < windows && !task.IsFaulted && !stop.IsCancellationRequested)
             await Task.Delay(100);
@@ -164,45 +164,14 @@ public sealed class ScoringPipelineTests
 
         var alerts = new List<AnomalyEvent>();
         var predictions = new List<DowntimePredictionEvent>();
-        foreach (var json in await ReadTopicAsync(settings.Topics.Alerts))
+        foreach (var json in await TestStack.ReadTopicAsync(settings.Topics.Alerts))
         {
             if (json.Contains($"\"kind\":\"{DowntimePredictionEvent.KindName}\"", StringComparison.Ordinal))
                 predictions.Add(JsonSerializer.Deserialize(json, ContractsJsonContext.Default.DowntimePredictionEvent)!);
             else
                 alerts.Add(JsonSerializer.Deserialize(json, ContractsJsonContext.Default.AnomalyEvent)!);
         }
-        var scores = (await ReadTopicAsync(settings.Topics.Scores)).Select(j => JsonSerializer.Deserialize(j, ContractsJsonContext.Default.ScoreEvent)!).ToList();
+        var scores = (await TestStack.ReadTopicAsync(settings.Topics.Scores)).Select(j => JsonSerializer.Deserialize(j, ContractsJsonContext.Default.ScoreEvent)!).ToList();
         return new Outputs(alerts, predictions, scores);
     }
-
-    private static void Produce(StreamingSettings settings, IEnumerable<TelemetrySample> samples)
-    {
-        using var producer = new ProducerBuilder<string, byte[]>(TestStack.Kafka.ProducerConfig("scoring-test")).Build();
-        foreach (var sample in samples)
-            producer.Produce(settings.Topics.Telemetry, new Message<string, byte[]> { Key = sample.Entity, Value = TelemetryJson.ToUtf8(sample) });
-        Assert.That(producer.Flush(TimeSpan.FromSeconds(30)), Is.Zero);
-    }
-
-    private static Task<List<string>> ReadTopicAsync(string topic) => Task.Run(() =>
-    {
-        var config = TestStack.Kafka.ConsumerConfig(TestStack.UniqueName("reader"), "reader");
-        config.EnablePartitionEof = true;
-        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
-        var partitions = TestStack.Kafka.Options.Partitions;
-        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var values = new List<string>();
-        var atEnd = new HashSet<int>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (atEnd.Count < partitions && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } record)
-                continue;
-            if (record.IsPartitionEOF)
-                atEnd.Add(record.Partition.Value);
-            else
-                values.Add(Encoding.UTF8.GetString(record.Message.Value));
-        }
-        consumer.Close();
-        return values;
-    });
 }

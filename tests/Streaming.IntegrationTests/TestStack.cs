@@ -1,4 +1,7 @@
+using System.Text;
+using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using Streaming.Contracts;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Streaming.Kafka;
@@ -56,6 +59,41 @@ public sealed class TestStack
 
     public static Task<string> CreateDatabaseAsync(string name) =>
         PostgresAdmin.CreateDatabaseAsync(_adminConnectionString!, name, withTimescale: true, CancellationToken.None);
+
+    /// <summary>Publishes samples to a topic, keyed by entity, and waits until the broker has them all.</summary>
+    public static void Produce(string topic, IEnumerable<TelemetrySample> samples)
+    {
+        var config = Kafka.ProducerConfig("test-producer");
+        config.QueueBufferingMaxMessages = 1_000_000;
+        using var producer = new ProducerBuilder<string, byte[]>(config).Build();
+        foreach (var sample in samples)
+            producer.Produce(topic, new Message<string, byte[]> { Key = sample.Entity, Value = TelemetryJson.ToUtf8(sample) });
+        Assert.That(producer.Flush(TimeSpan.FromSeconds(60)), Is.Zero, "every record reached the broker");
+    }
+
+    /// <summary>Every committed record of a topic, read to the end of each partition.</summary>
+    public static Task<List<string>> ReadTopicAsync(string topic) => Task.Run(() =>
+    {
+        var config = Kafka.ConsumerConfig(UniqueName("reader"), "reader");
+        config.EnablePartitionEof = true;
+        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
+        var partitions = Kafka.Options.Partitions;
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var values = new List<string>();
+        var atEnd = new HashSet<int>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (atEnd.Count < partitions && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } record)
+                continue;
+            if (record.IsPartitionEOF)
+                atEnd.Add(record.Partition.Value);
+            else
+                values.Add(Encoding.UTF8.GetString(record.Message.Value));
+        }
+        consumer.Close();
+        return values;
+    });
 
     public static string RepoRoot { get; } = FindRoot();
 
