@@ -17,7 +17,7 @@ internal static class AlertsCommand
         var json = new Option<bool>("--json") { Description = "Print each event as its JSON record, one per line (for jq and scripts)" };
         var max = new Option<int?>("--max") { Description = "Stop after this many events" };
         var tail = new Command("tail", """
-            Follows the alerts topic (read_committed: only events of committed processor transactions) and prints each
+            Follows the alerts topic (read_committed: on a real broker, only events of committed processor transactions) and prints each
             event readably: time, status, severity, entity, score against threshold, top metrics, alert id. Ctrl-C stops.
 
               streaming alerts tail

@@ -34,7 +34,12 @@ internal static class ModelsCommand
             return 0;
         }, ct));
 
-        return new Command("models", "Lists and activates model versions (the model_registry table and the models directory).") { list, activate };
+        return new Command("models", """
+            Lists and activates model versions (the model_registry table and the models directory).
+
+              streaming models list
+              streaming models activate 20261122-101500
+            """) { list, activate };
     }
 
     private static async Task<int> WithRegistryAsync(Func<ModelRegistry, Task<int>> action, CancellationToken cancellationToken)
