@@ -77,11 +77,17 @@ internal static class DemoCommand
         Console.WriteLine($"  Kafka     {(runtime.Kafka.IsEmbedded ? "embedded" : "external")} at {runtime.Kafka.BootstrapServers}  (topics: {string.Join(", ", settings.Topics.All)}, {settings.Kafka.Partitions} partitions)");
         Console.WriteLine($"  Database  {Describe(runtime)}  [{runtime.Capabilities}]");
 
-        if (runtime.Kafka.IsEmbedded)
+        if (runtime.Kafka.IsEmbedded && runtime.LocalPostgres is not null)
         {
             // The embedded Kafka starts empty every run, so rows and sink offsets from an earlier run describe topics that
-            // no longer exist. Start the pipeline tables afresh; registered models stay.
+            // no longer exist. Start the private database's pipeline tables afresh; registered models stay.
             await ClearPipelineTablesAsync(runtime).ConfigureAwait(false);
+        }
+        else if (runtime.Kafka.IsEmbedded)
+        {
+            // A database of the user's own is never cleared: a sink group of this run's own keeps old offsets out of the way.
+            settings.Sink.GroupId = $"{settings.Sink.GroupId}-{DateTime.UtcNow:yyyyMMddHHmmss}";
+            Console.WriteLine($"  Note      embedded Kafka with your database: rows are added; the sink uses group {settings.Sink.GroupId}");
         }
 
         // Models: the active registered bundle; on a first run, train one (the pipeline never waits on this afterwards).
