@@ -109,18 +109,9 @@ public sealed class EndToEndSliceTests
 
     private static StreamingSettings SettingsFor(string name)
     {
-        var settings = new StreamingSettings();
-        settings.Topics.Telemetry = $"{name}-telemetry";
-        settings.Topics.Features = $"{name}-features";
-        settings.Topics.Scores = $"{name}-scores";
-        settings.Topics.Alerts = $"{name}-alerts";
-        settings.Topics.DeadLetter = $"{name}-dead-letter";
-        settings.Topics.ProcessorOffsets = $"{name}-processor-offsets";
-        settings.Processor.GroupId = $"{name}-processor";
+        var settings = TestStack.IsolatedSettings(name);
         settings.Processor.IdleMode = IdleMode.CloseAll;
         settings.Processor.IdleTimeout = TimeSpan.FromSeconds(2);
-        settings.Sink.GroupId = $"{name}-sink";
-        settings.Ingest.MaxAge = TimeSpan.FromDays(30);
         return settings.Validated();
     }
 

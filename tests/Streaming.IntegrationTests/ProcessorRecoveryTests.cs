@@ -125,19 +125,11 @@ public sealed class ProcessorRecoveryTests
     private async Task<StreamingSettings> CreateTopicsAsync(string label, int? produceUpTo = null, TimeSpan? idleTimeout = null)
     {
         var name = TestStack.UniqueName(label);
-        var settings = new StreamingSettings();
-        settings.Topics.Telemetry = $"{name}-telemetry";
-        settings.Topics.Features = $"{name}-features";
-        settings.Topics.Scores = $"{name}-scores";
-        settings.Topics.Alerts = $"{name}-alerts";
-        settings.Topics.DeadLetter = $"{name}-dead-letter";
-        settings.Topics.ProcessorOffsets = $"{name}-processor-offsets";
-        settings.Processor.GroupId = $"{name}-processor";
+        var settings = TestStack.IsolatedSettings(name);
         settings.Processor.MaxBatch = 300;
         // Idle closing only once all input is consumed: the closing is not in the log, so it must not happen mid-run.
         settings.Processor.IdleMode = IdleMode.CloseAll;
         settings.Processor.IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(8);
-        settings.Ingest.MaxAge = TimeSpan.FromDays(30);
         settings.Validated();
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
         TestStack.Produce(settings.Topics.Telemetry, _samples is null ? [] : _samples.Take(produceUpTo ?? _samples.Count));

@@ -22,19 +22,8 @@ public sealed class PrometheusScrapeTests
     {
         var prometheusBinary = PrometheusBinaries.Find("prometheus");
         var name = TestStack.UniqueName("scrape");
-        var settings = new StreamingSettings();
+        var settings = TestStack.IsolatedSettings(name);
         settings.Kafka.BootstrapServers = TestStack.Kafka.BootstrapServers;
-        foreach (var (set, suffix) in new (Action<string>, string)[]
-                 {
-                     (v => settings.Topics.Telemetry = v, "telemetry"), (v => settings.Topics.Features = v, "features"), (v => settings.Topics.Scores = v, "scores"),
-                     (v => settings.Topics.Alerts = v, "alerts"), (v => settings.Topics.DeadLetter = v, "dead-letter"),
-                     (v => settings.Topics.ProcessorOffsets = v, "processor-offsets"),
-                 })
-        {
-            set($"{name}-{suffix}");
-        }
-        settings.Processor.GroupId = $"{name}-processor";
-        settings.Sink.GroupId = $"{name}-sink";
         settings.Storage.ConnectionString = await TestStack.CreateDatabaseAsync(name);
         settings.Http.Port = FreePort();
         settings.Validated();

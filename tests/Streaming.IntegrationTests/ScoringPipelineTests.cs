@@ -127,18 +127,10 @@ public sealed class ScoringPipelineTests
     private static async Task<Outputs> RunAsync(string label, List<TelemetrySample> samples, ModelSetProvider models, Action? onHalfProcessed = null)
     {
         var name = TestStack.UniqueName(label);
-        var settings = new StreamingSettings();
-        settings.Topics.Telemetry = $"{name}-telemetry";
-        settings.Topics.Features = $"{name}-features";
-        settings.Topics.Scores = $"{name}-scores";
-        settings.Topics.Alerts = $"{name}-alerts";
-        settings.Topics.DeadLetter = $"{name}-dead-letter";
-        settings.Topics.ProcessorOffsets = $"{name}-processor-offsets";
-        settings.Processor.GroupId = $"{name}-processor";
+        var settings = TestStack.IsolatedSettings(name);
         settings.Processor.MaxBatch = 500;
         settings.Processor.IdleMode = IdleMode.CloseAll;
         settings.Processor.IdleTimeout = TimeSpan.FromSeconds(4);
-        settings.Ingest.MaxAge = TimeSpan.FromDays(30);
         settings.Validated();
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
 

@@ -2,6 +2,7 @@ using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Streaming.Contracts;
+using Streaming.Host.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Streaming.Kafka;
@@ -59,6 +60,25 @@ public sealed class TestStack
 
     public static Task<string> CreateDatabaseAsync(string name) =>
         PostgresAdmin.CreateDatabaseAsync(_adminConnectionString!, name, withTimescale: true, CancellationToken.None);
+
+    /// <summary>
+    /// Settings isolated to one test: its own topics and consumer groups (all prefixed with <paramref name="name"/>), and
+    /// event times up to 30 days old accepted, since tests simulate the recent past.
+    /// </summary>
+    public static StreamingSettings IsolatedSettings(string name)
+    {
+        var settings = new StreamingSettings();
+        settings.Topics.Telemetry = $"{name}-telemetry";
+        settings.Topics.Features = $"{name}-features";
+        settings.Topics.Scores = $"{name}-scores";
+        settings.Topics.Alerts = $"{name}-alerts";
+        settings.Topics.DeadLetter = $"{name}-dead-letter";
+        settings.Topics.ProcessorOffsets = $"{name}-processor-offsets";
+        settings.Processor.GroupId = $"{name}-processor";
+        settings.Sink.GroupId = $"{name}-sink";
+        settings.Ingest.MaxAge = TimeSpan.FromDays(30);
+        return settings;
+    }
 
     /// <summary>Publishes samples to a topic, keyed by entity, and waits until the broker has them all.</summary>
     public static void Produce(string topic, IEnumerable<TelemetrySample> samples)
