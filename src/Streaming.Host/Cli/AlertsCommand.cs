@@ -26,21 +26,8 @@ internal static class AlertsCommand
             """) { fromBeginning, json, max };
         tail.SetAction(async (parse, cancellationToken) =>
         {
-            StreamingSettings settings;
-            try
-            {
-                settings = StreamingSettings.Load();
-            }
-            catch (OptionsException ex)
-            {
-                return CliSupport.ReportConfigurationError(ex);
-            }
-            if (settings.Kafka.IsEmbedded)
-            {
-                Console.Error.WriteLine("Kafka:BootstrapServers is empty: set KAFKA_BOOTSTRAP_SERVERS to the cluster whose alerts to follow " +
-                                        "(`streaming dev-kafka` prints an embedded one's address).");
+            if (CliSupport.LoadForRunningKafka("whose alerts to follow") is not { } settings)
                 return 2;
-            }
             using var cts = CliSupport.CancelOnCtrlC();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             using var kafka = KafkaCluster.Connect(settings.Kafka);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Streaming.Host.Configuration;
 using Streaming.Kafka;
 
 namespace Streaming.Host.Cli;
@@ -46,6 +47,31 @@ internal static class CliSupport
             cts.Cancel();
         };
         return cts;
+    }
+
+    /// <summary>
+    /// Settings for a command that talks to an already running Kafka (it cannot start one of its own: nothing else would
+    /// see it); null, after explaining why on stderr, when they are invalid or name no cluster.
+    /// </summary>
+    public static StreamingSettings? LoadForRunningKafka(string purpose)
+    {
+        StreamingSettings settings;
+        try
+        {
+            settings = StreamingSettings.Load();
+        }
+        catch (OptionsException ex)
+        {
+            ReportConfigurationError(ex);
+            return null;
+        }
+        if (settings.Kafka.IsEmbedded)
+        {
+            Console.Error.WriteLine($"Kafka:BootstrapServers is empty: set KAFKA_BOOTSTRAP_SERVERS to the cluster {purpose} " +
+                                    "(`streaming dev-kafka` prints an embedded one's address).");
+            return null;
+        }
+        return settings;
     }
 
     public static int ReportConfigurationError(OptionsException ex)

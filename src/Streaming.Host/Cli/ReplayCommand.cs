@@ -52,21 +52,8 @@ internal static class ReplayCommand
                 Console.Error.WriteLine($"{missing.FullName} does not exist.");
                 return 2;
             }
-            StreamingSettings settings;
-            try
-            {
-                settings = StreamingSettings.Load();
-            }
-            catch (OptionsException ex)
-            {
-                return CliSupport.ReportConfigurationError(ex);
-            }
-            if (settings.Kafka.IsEmbedded)
-            {
-                Console.Error.WriteLine("Kafka:BootstrapServers is empty: set KAFKA_BOOTSTRAP_SERVERS to the cluster to replay into " +
-                                        "(`streaming dev-kafka` prints an embedded one's address).");
+            if (CliSupport.LoadForRunningKafka("to replay into") is not { } settings)
                 return 2;
-            }
             using var cts = CliSupport.CancelOnCtrlC();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             using var kafka = KafkaCluster.Connect(settings.Kafka);
