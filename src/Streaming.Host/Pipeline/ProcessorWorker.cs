@@ -27,7 +27,6 @@ internal sealed partial class ProcessorWorker
     private readonly string _instanceId;
     private readonly Dictionary<int, PartitionState> _partitions = [];
     private readonly Dictionary<int, PartitionState> _parked = [];
-    private readonly List<PendingMessage> _pending = [];
     private readonly List<ConsumeResult<string?, byte[]>> _batch = [];
     private readonly bool _exactlyOnce;
     private int _restoring;
@@ -97,14 +96,14 @@ internal sealed partial class ProcessorWorker
         _counters.SetActiveModel(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion);
 
         var batch = _batch;
-        var output = new KafkaOutput(this);
+        var output = new KafkaProcessorOutput(_settings.Topics, _counters, _clock);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
                 CollectBatch(consumer, batch, cancellationToken);
                 ProcessBatch(batch, output);
-                Publish(producer, consumer, batch, exactlyOnce);
+                Publish(producer, consumer, batch, output.Pending, exactlyOnce);
                 _counters.UpdateLag("processor", consumer);
             }
         }
@@ -147,9 +146,9 @@ internal sealed partial class ProcessorWorker
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    private void ProcessBatch(List<ConsumeResult<string?, byte[]>> batch, KafkaOutput output)
+    private void ProcessBatch(List<ConsumeResult<string?, byte[]>> batch, KafkaProcessorOutput output)
     {
-        _pending.Clear();
+        output.Pending.Clear();
         var now = _clock.GetUtcNow();
         foreach (var record in batch)
         {
@@ -183,13 +182,14 @@ internal sealed partial class ProcessorWorker
         state.Processor.AdvanceStreamTime(target);
     }
 
-    private void Publish(IProducer<string?, byte[]> producer, IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch, bool exactlyOnce)
+    private void Publish(IProducer<string?, byte[]> producer, IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch,
+        List<PendingMessage> pending, bool exactlyOnce)
     {
         var offsets = batch.Where(r => _partitions.ContainsKey(r.Partition.Value))
             .GroupBy(r => r.TopicPartition)
             .Select(g => new TopicPartitionOffset(g.Key, g.Max(r => r.Offset.Value) + 1))
             .ToList();
-        if (_pending.Count == 0 && offsets.Count == 0)
+        if (pending.Count == 0 && offsets.Count == 0)
             return;
         if (exactlyOnce)
         {
@@ -201,7 +201,7 @@ internal sealed partial class ProcessorWorker
                     _crashed = true;
                     throw new SimulatedCrashException();
                 }
-                ProduceAll(producer);
+                ProduceAll(producer, pending);
                 // On a real broker the transaction makes outputs and position atomic. librdkafka's mock cluster neither
                 // hides aborted records from read_committed readers nor stores transactional offset commits, so the
                 // position also goes to a topic, and only after the outputs are durable: there a crash can repeat a
@@ -230,7 +230,7 @@ internal sealed partial class ProcessorWorker
         }
         else
         {
-            ProduceAll(producer);
+            ProduceAll(producer, pending);
             producer.Flush(TimeSpan.FromSeconds(30));
             if (offsets.Count > 0)
                 consumer.Commit(offsets);
@@ -241,9 +241,9 @@ internal sealed partial class ProcessorWorker
         _committedBatches++;
     }
 
-    private void ProduceAll(IProducer<string?, byte[]> producer)
+    private static void ProduceAll(IProducer<string?, byte[]> producer, List<PendingMessage> messages)
     {
-        foreach (var pending in _pending)
+        foreach (var pending in messages)
         {
             while (true)
             {
@@ -258,7 +258,7 @@ internal sealed partial class ProcessorWorker
                 }
             }
         }
-        _pending.Clear();
+        messages.Clear();
     }
 
     private void TryAbortOpenTransaction(IProducer<string?, byte[]> producer)
@@ -420,81 +420,6 @@ internal sealed partial class ProcessorWorker
     }
 
     private sealed class SimulatedCrashException : Exception;
-
-    private readonly record struct PendingMessage(string Topic, Message<string?, byte[]> Message);
-
-    private sealed class KafkaOutput(ProcessorWorker worker) : IProcessorOutput
-    {
-        public ConsumeResult<string?, byte[]>? Current { get; set; }
-
-        public void Rejected(Rejection rejection)
-        {
-            worker._counters.AddRejected(rejection.Reason);
-            var source = Current ?? throw new InvalidOperationException("A rejection outside a record cannot be dead-lettered.");
-            var headers = new Headers
-            {
-                { DeadLetterHeaders.Reason, Encoding.UTF8.GetBytes(rejection.Code) },
-                { DeadLetterHeaders.Detail, Encoding.UTF8.GetBytes(rejection.Detail) },
-                { DeadLetterHeaders.SourceTopic, Encoding.UTF8.GetBytes(source.Topic) },
-                { DeadLetterHeaders.SourcePartition, Encoding.UTF8.GetBytes(source.Partition.Value.ToString()) },
-                { DeadLetterHeaders.SourceOffset, Encoding.UTF8.GetBytes(source.Offset.Value.ToString()) },
-                { DeadLetterHeaders.Stage, rejection.Reason is RejectionReason.Late or RejectionReason.DuplicateSample ? "window"u8.ToArray() : "parse"u8.ToArray() },
-            };
-            worker._pending.Add(new PendingMessage(worker._settings.Topics.DeadLetter,
-                new Message<string?, byte[]> { Key = source.Message.Key, Value = source.Message.Value ?? [], Headers = headers }));
-        }
-
-        public void WindowClosed(ClosedWindow window) =>
-            worker._pending.Add(new PendingMessage(worker._settings.Topics.Features, new Message<string?, byte[]>
-            {
-                Key = window.Entity,
-                Value = JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent),
-            }));
-
-        public void Scored(WindowAssessment assessment)
-        {
-            var window = assessment.Window;
-            worker._counters.RecordScore(assessment.Model, assessment.Score, assessment.Threshold);
-            worker._counters.SetActiveModel(assessment.Model, assessment.ModelVersion);
-            Add(new ScoreEvent(window.Entity, window.Bounds.Start, window.Bounds.End, assessment.Model, assessment.ModelVersion,
-                assessment.Score, assessment.Threshold, assessment.IsAnomaly, assessment.Contributors));
-            // Ensemble members (and a shadow candidate) are recorded too, so their scores can be compared in the database.
-            if (assessment.Members.Count < 2)
-                return;
-            foreach (var member in assessment.Members)
-            {
-                Add(new ScoreEvent(window.Entity, window.Bounds.Start, window.Bounds.End, member.Model, member.Version,
-                    member.Score, member.Threshold, member.Score >= member.Threshold, []));
-            }
-
-            void Add(ScoreEvent score) =>
-                worker._pending.Add(new PendingMessage(worker._settings.Topics.Scores, new Message<string?, byte[]>
-                {
-                    Key = score.Entity,
-                    Value = JsonSerializer.SerializeToUtf8Bytes(score, ContractsJsonContext.Default.ScoreEvent),
-                }));
-        }
-
-        public void Prediction(DowntimePredictionEvent prediction)
-        {
-            worker._counters.AddAlert($"prediction_{prediction.Status}");
-            worker._pending.Add(new PendingMessage(worker._settings.Topics.Alerts, new Message<string?, byte[]>
-            {
-                Key = prediction.Entity,
-                Value = JsonSerializer.SerializeToUtf8Bytes(prediction, ContractsJsonContext.Default.DowntimePredictionEvent),
-            }));
-        }
-
-        public void Alert(AnomalyEvent alert)
-        {
-            worker._counters.AddAlert(alert, worker._clock.GetUtcNow());
-            worker._pending.Add(new PendingMessage(worker._settings.Topics.Alerts, new Message<string?, byte[]>
-            {
-                Key = alert.Entity,
-                Value = JsonSerializer.SerializeToUtf8Bytes(alert, ContractsJsonContext.Default.AnomalyEvent),
-            }));
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka {Client} error {Code}: {Reason}")]
     private static partial void LogKafkaError(ILogger logger, string client, string code, string reason);
