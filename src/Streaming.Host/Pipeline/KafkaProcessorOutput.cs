@@ -47,6 +47,13 @@ internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounter
             Value = JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent),
         }));
 
+    public void WindowUpdated(ClosedWindow window) =>
+        Pending.Add(new PendingMessage(topics.FeatureUpdates, new Message<string?, byte[]>
+        {
+            Key = window.Entity,
+            Value = JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent),
+        }));
+
     public void Scored(WindowAssessment assessment)
     {
         var window = assessment.Window;
