@@ -78,16 +78,18 @@ internal sealed class AlertRecordReader(ISchemaIdProvider ids)
         error = null;
         if (json.StartsWith("\uFEFF"u8))
             json = json[3..];
+        var first = json.IndexOfAnyExcept(" \t\r\n"u8);
+        if (first < 0 || json[first] != (byte)'{')
+        {
+            error = json.IsEmpty
+                ? "empty value: neither the Avro wire format nor JSON"
+                : $"value starts with byte 0x{json[0]:X2}: neither the Avro wire format (magic byte 0) nor a JSON object";
+            return false;
+        }
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
         try
         {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                error = json.IsEmpty
-                    ? "empty value: neither the Avro wire format nor JSON"
-                    : $"value starts with byte 0x{json[0]:X2}: neither the Avro wire format (magic byte 0) nor a JSON object";
-                return false;
-            }
+            reader.Read();
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var isKind = reader.ValueTextEquals("kind"u8);
