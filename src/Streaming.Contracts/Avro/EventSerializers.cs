@@ -158,6 +158,9 @@ internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaIdPr
 
     private EventReadResult<T> ReadJson(ReadOnlySpan<byte> value)
     {
+        // Detection accepts a UTF-8 byte order mark; the span deserializer does not.
+        if (value.StartsWith("\uFEFF"u8))
+            value = value[3..];
         try
         {
             return JsonSerializer.Deserialize(value, contract.TypeInfo) is { } result
