@@ -200,6 +200,12 @@ public sealed class StreamingSettings
     public Modeling.TrainingSettings Training { get; set; } = new();
     public HttpSettings Http { get; set; } = new();
 
+    /// <summary>The value format the processor writes (<c>Json</c> or <c>Avro</c>); readers accept both.</summary>
+    public Streaming.Contracts.Avro.SerializationOptions Serialization { get; set; } = new();
+
+    /// <summary>Where Avro schema ids come from: a Confluent-compatible Schema Registry when its Url is set, the fixed ids otherwise.</summary>
+    public Streaming.Contracts.Avro.SchemaRegistryOptions SchemaRegistry { get; set; } = new();
+
     public ProcessorSettings ToProcessorSettings() => new()
     {
         Windows = Windows.ToOptions(),
@@ -224,6 +230,16 @@ public sealed class StreamingSettings
             ToProcessorSettings().Validated();
             Simulator.Validated();
             Ensemble.Validated();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new OptionsException("", ex.Message.TrimEnd('.'));
+        }
+        try
+        {
+            // Their messages start with the setting's name (Serialization:Format, SchemaRegistry:Url, ...).
+            Serialization.Validated();
+            SchemaRegistry.Validated();
         }
         catch (ArgumentException ex)
         {
@@ -259,7 +275,15 @@ public sealed class StreamingSettings
         if (overrides is not null)
             builder.AddInMemoryCollection(overrides);
         var settings = new StreamingSettings();
-        builder.Build().Bind(settings);
+        try
+        {
+            builder.Build().Bind(settings);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the setting and the value ("... 'Protobuf' at 'Serialization:Format' to type ...").
+            throw new OptionsException("", ex.Message.TrimEnd('.'));
+        }
         return settings.Validated();
     }
 }
