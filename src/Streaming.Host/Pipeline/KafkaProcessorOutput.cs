@@ -53,11 +53,12 @@ internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounter
             Value = _serializers.Features.Serialize(window.ToEvent()),
         }));
 
+    // Same schema (and, with Avro, the features subject's id) as the final results.
     public void WindowUpdated(ClosedWindow window) =>
         Pending.Add(new PendingMessage(topics.FeatureUpdates, new Message<string?, byte[]>
         {
             Key = window.Entity,
-            Value = JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent),
+            Value = _serializers.Features.Serialize(window.ToEvent()),
         }));
 
     public void Scored(WindowAssessment assessment)
