@@ -54,11 +54,11 @@ public sealed class BrokerOutageTests
         var sinkTask = sink.RunAsync(stop.Token);
         string? Failure() => Reliability.Stopped(processorTask, "processor") ?? Reliability.Stopped(sinkTask, "sink");
 
-        var leader = LeaderOf(kafka, settings.Topics.Telemetry, partition: 0);
+        var leader = Enumerable.Range(0, 4).Select(p => LeaderOf(kafka, settings.Topics.Telemetry, p)).OrderByDescending(b => b).First();
         try
         {
             await Task.Run(() => Produce(kafka, settings.Topics.Telemetry, samples.Take(before)), cancellationToken);
-            await Reliability.WaitUntilAsync(() => sink.RecordsWritten(settings.Topics.Telemetry) >= before, TimeSpan.FromSeconds(60),
+            await Reliability.WaitUntilAsync(() => processor.Processed >= before && sink.RecordsWritten(settings.Topics.Telemetry) >= before, TimeSpan.FromSeconds(60),
                 "the first third went through before the outage", Failure);
 
             kafka.Embedded!.SetBrokerDown(leader);
