@@ -34,8 +34,8 @@ internal static class LoadCommand
             this process, then drains and reports:
               throughput   achieved input rate; records processed and written to the database per second while loading
               latency      p50/p95/p99/max, per sample, in milliseconds:
-                             processor: the sample produced → the processor's batch holding it committed its outputs (the
-                                        batch's position record in the processor-offsets topic, timestamped by Kafka)
+                             processor: the sample produced → the processor batch holding it had its outputs flushed to
+                                        Kafka (that batch's record in the processor-offsets topic, written after them)
                              database:  the sample produced → its metric rows committed in the database (the sink's committed
                                         Kafka offsets, polled every 100 ms: resolution 100 ms)
               lag          processor and sink consumer lag (records behind the high watermark): maximum while loading, when
@@ -557,7 +557,7 @@ internal sealed class LoadSummary
         output.WriteLine($"  processed   {ProcessedDuringLoad,12:N0} while loading = {Rate(ProcessedDuringLoad),9:N0}/s; {Processed:N0} after the drain");
         output.WriteLine($"  in database {WrittenDuringLoad,12:N0} while loading = {Rate(WrittenDuringLoad),9:N0}/s; {Written:N0} after the drain");
         output.WriteLine($"  windows     {Windows,12:N0} closed, {Alerts:N0} alert events, {DeadLetters:N0} dead letters");
-        output.WriteLine($"  latency     produce → processor outputs committed: {ProcessorLatency}");
+        output.WriteLine($"  latency     produce → processor outputs flushed:      {ProcessorLatency}");
         output.WriteLine($"              produce → rows committed in the database: {DatabaseLatency} (100 ms resolution)");
         output.WriteLine($"  lag         processor: max {MaxLag.Processor:N0}, when publishing stopped {LagAtEnd.Processor:N0}, final {LagFinal.Processor:N0}");
         output.WriteLine($"              sink:      max {MaxLag.Sink:N0}, when publishing stopped {LagAtEnd.Sink:N0}, final {LagFinal.Sink:N0}");
