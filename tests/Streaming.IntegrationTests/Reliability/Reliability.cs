@@ -121,6 +121,7 @@ internal static class Reliability
         ["Topics__Scores"] = settings.Topics.Scores,
         ["Topics__Alerts"] = settings.Topics.Alerts,
         ["Topics__DeadLetter"] = settings.Topics.DeadLetter,
+        ["Topics__FeatureUpdates"] = settings.Topics.FeatureUpdates,
         ["Topics__ProcessorOffsets"] = settings.Topics.ProcessorOffsets,
         ["Processor__GroupId"] = settings.Processor.GroupId,
         ["Processor__MaxBatch"] = settings.Processor.MaxBatch.ToString(CultureInfo.InvariantCulture),
