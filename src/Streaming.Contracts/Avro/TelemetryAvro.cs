@@ -20,7 +20,7 @@ public static partial class TelemetryParser
             return Reject(out rejection, RejectionReason.MalformedAvro,
                 $"schema id {id} is not the telemetry schema (fixed id {AvroContracts.TelemetrySample.FixedId}, telemetry-sample.avsc); telemetry from a Schema Registry is not accepted");
         }
-        if (!AvroCodec.TryDecodeToJson(AvroContracts.TelemetrySample.Schema, payload, out var json, out error))
+        if (!AvroCodec.TryDecodeToScratchJson(AvroContracts.TelemetrySample.Schema, payload, out var json, out error))
             return Reject(out rejection, RejectionReason.MalformedAvro, error);
         try
         {
