@@ -51,6 +51,14 @@ internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounter
             Value = _serializers.Features.Serialize(window.ToEvent()),
         }));
 
+    // Same schema (and, with Avro, the features subject's id) as the final results.
+    public void WindowUpdated(ClosedWindow window) =>
+        Pending.Add(new PendingMessage(topics.FeatureUpdates, new Message<string?, byte[]>
+        {
+            Key = window.Entity,
+            Value = _serializers.Features.Serialize(window.ToEvent()),
+        }));
+
     public void Scored(WindowAssessment assessment)
     {
         var window = assessment.Window;

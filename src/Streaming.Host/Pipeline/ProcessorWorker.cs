@@ -168,6 +168,7 @@ internal sealed partial class ProcessorWorker
             ApplyIdlePolicy(state, now);
             var closed = state.Processor.EmitClosed(output);
             _counters.AddWindows(closed);
+            state.Processor.EmitUpdates(output);
         }
     }
 
