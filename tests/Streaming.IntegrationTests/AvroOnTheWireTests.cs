@@ -179,6 +179,49 @@ public sealed class AvroOnTheWireTests
         });
     }
 
+    [Test]
+    public async Task Sink_waits_for_an_unavailable_registry_instead_of_dead_lettering_good_records()
+    {
+        await using var registry = FakeRegistry.Start();
+        var name = TestStack.UniqueName("wire_registry_down");
+        var settings = TestStack.IsolatedSettings(name);
+        settings.SchemaRegistry.Url = registry.Url;
+        settings.Validated();
+        var connectionString = await TestStack.CreateDatabaseAsync(name);
+        var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, TestStack.Loggers.CreateLogger("migrate"), CancellationToken.None);
+        await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
+        byte[] value;
+        using (var writerClient = new SchemaRegistryClient(settings.SchemaRegistry))
+        {
+            var start = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
+            value = (await EventSerializers.CreateAsync(new SerializationOptions { Format = SerializationFormat.Avro }, AvroContracts.Score,
+                    settings.Topics.Scores, writerClient, CancellationToken.None))
+                .Serialize(new ScoreEvent("web-1", start, start.AddMinutes(1), "robust-baseline", "1", 1.5, 6, false, []));
+        }
+        using (var producer = new ProducerBuilder<string, byte[]>(TestStack.Kafka.ProducerConfig("test")).Build())
+            await producer.ProduceAsync(settings.Topics.Scores, new Message<string, byte[]> { Key = "web-1", Value = value });
+        registry.FailFetches = 3;
+
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        var writer = new TimescaleWriter(dataSource, capabilities, TimeProvider.System, TestStack.Loggers.CreateLogger<TimescaleWriter>());
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var sink = new SinkWorker(settings, TestStack.Kafka, writer, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("sink"));
+        var sinkTask = sink.RunAsync(stop.Token);
+        await WaitUntilAsync(() => sink.RecordsWritten(settings.Topics.Scores) >= 1, [sinkTask], stop.Token);
+        await stop.CancelAsync();
+        await sinkTask;
+
+        await using var connection = await dataSource.OpenConnectionAsync();
+        Assert.Multiple(async () =>
+        {
+            Assert.That(registry.Fetches, Has.Count.EqualTo(4), "three failed fetches (503), retried until the fourth answered");
+            Assert.That(await RowsAsync(connection, "SELECT entity || ' ' || score FROM anomaly_scores"), Is.EqualTo(new[] { "web-1 1.5" }));
+            Assert.That(await RowsAsync(connection, "SELECT reason FROM dead_letters"), Is.Empty, "nothing dead-lettered");
+            Assert.That(counters.Rejected, Is.Zero);
+        });
+    }
+
     [TestCase(409, "Schema being registered is incompatible with an earlier schema")]
     [TestCase(422, "Invalid schema")]
     public async Task A_registry_rejection_fails_start_up_with_the_registry_message(int status, string message)
@@ -498,6 +541,9 @@ public sealed class AvroOnTheWireTests
 
         public ConcurrentQueue<int> Fetches { get; } = new();
 
+        /// <summary>How many of the next schema fetches answer 503 (the registry is down).</summary>
+        public int FailFetches { get; set; }
+
         /// <summary>Subjects whose registration is refused with this HTTP status (409 incompatible, 422 invalid).</summary>
         public ConcurrentDictionary<string, int> Reject { get; } = new();
 
@@ -551,6 +597,11 @@ public sealed class AvroOnTheWireTests
             if (request.HttpMethod == "GET" && path is ["schemas", "ids", var idText] && int.TryParse(idText, CultureInfo.InvariantCulture, out var requested))
             {
                 Fetches.Enqueue(requested);
+                if (FailFetches > 0)
+                {
+                    FailFetches--;
+                    return (503, """{"error_code":50003,"message":"Error while forwarding the request to the leader"}""");
+                }
                 return _schemas.TryGetValue(requested, out var schema)
                     ? (200, JsonSerializer.Serialize(new Dictionary<string, string> { ["schema"] = schema }))
                     : (404, $$"""{"error_code":40403,"message":"Schema {{requested}} not found"}""");
