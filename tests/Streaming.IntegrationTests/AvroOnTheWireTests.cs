@@ -441,13 +441,13 @@ public sealed class AvroOnTheWireTests
     }
 
     private static AnomalyEvent Anomaly(string entity) => new(
-        AlertTrackerIds.Event, AlertTrackerIds.Alert, AnomalyEvent.KindName, AlertStatus.Open, entity,
+        AlertTrackerIds.EventFor(entity), AlertTrackerIds.Alert, AnomalyEvent.KindName, AlertStatus.Open, entity,
         new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 22, 10, 1, 0, TimeSpan.Zero),
         new DateTimeOffset(2026, 11, 22, 10, 1, 31, 250, TimeSpan.Zero), 8.25, 6, Severity.Critical, "robust-baseline", "1",
         [new Contributor("cpu_usage", 0.75, 50, 97.5)]);
 
     private static DowntimePredictionEvent Prediction(string entity) => new(
-        AlertTrackerIds.Event, AlertTrackerIds.Alert, DowntimePredictionEvent.KindName, AlertStatus.Open, entity,
+        AlertTrackerIds.EventFor(entity), AlertTrackerIds.Alert, DowntimePredictionEvent.KindName, AlertStatus.Open, entity,
         new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 22, 10, 1, 0, TimeSpan.Zero),
         new DateTimeOffset(2026, 11, 22, 10, 1, 31, 250, TimeSpan.Zero), 720, new DateTimeOffset(2026, 11, 22, 10, 13, 0, TimeSpan.Zero),
         0.7, 30, 0.5, Severity.Warning, "downtime-predictor", "7",
@@ -456,7 +456,8 @@ public sealed class AvroOnTheWireTests
 
     private static class AlertTrackerIds
     {
-        public static readonly Guid Event = Guid.Parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+        /// <summary>One event id per entity: the database keeps one row per event id and time.</summary>
+        public static Guid EventFor(string entity) => new(System.Security.Cryptography.MD5.HashData(Encoding.UTF8.GetBytes(entity)));
         public static readonly Guid Alert = Guid.Parse("1234abcd-0000-4000-8000-000000000001");
     }
 
