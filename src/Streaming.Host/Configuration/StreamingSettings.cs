@@ -228,6 +228,7 @@ public sealed class StreamingSettings
         if (Sink.MaxBatch is < 1 or > 1_000_000)
             throw new OptionsException("Sink:MaxBatch", $"must be 1-1000000, was {Sink.MaxBatch}");
         Http.Validate();
+        Training.Validate();
         if (Demo.Rate < 1)
             throw new OptionsException("Demo:Rate", $"must be at least 1 sample/s, was {Demo.Rate}");
         if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 6)
