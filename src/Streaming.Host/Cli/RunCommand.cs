@@ -124,11 +124,10 @@ internal static class RunCommand
             using var counters = new PipelineCounters();
             using var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             using var kafkaCheck = new KafkaReadinessCheck(kafka);
-            var scorer = new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
-            // The processor scores with the registry's active model bundle and follows activations (hot reload).
+            // The processor and the api score with the registry's active model bundle and follow activations (hot reload).
             ModelWatcher? watcher = null;
             ModelSetProvider? models = null;
-            if (roles.HasFlag(Roles.Processor))
+            if (roles.HasFlag(Roles.Processor) || roles.HasFlag(Roles.Api))
             {
                 registryDatabase = runtime?.DataSource ?? (await TrainCommand.OpenDatabaseAsync(settings, loggers, stop).ConfigureAwait(false)).DataSource;
                 models = new ModelSetProvider();
@@ -136,6 +135,9 @@ internal static class RunCommand
                     settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
                 await watcher.RefreshAsync(stop).ConfigureAwait(false);
             }
+            IWindowScorer scorer = models is null
+                ? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors)
+                : new EnsembleApiScorer(models, settings.Baseline, settings.Ensemble, settings.Alerts.TopContributors);
             var processor = roles.HasFlag(Roles.Processor)
                 ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models)
                 : null;
@@ -163,8 +165,9 @@ internal static class RunCommand
             {
                 Console.WriteLine($"  Models    {(models!.Active is { } active ? $"ensemble version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");
                 workers.Add(("processor", processor.RunAsync(workersStop.Token)));
-                workers.Add(("model watcher", watcher!.RunAsync(workersStop.Token)));
             }
+            if (watcher is not null)
+                workers.Add(("model watcher", watcher.RunAsync(workersStop.Token)));
             if (runtime is not null)
                 workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));
             var stopped = new TaskCompletionSource();
