@@ -113,6 +113,9 @@ public sealed class ModelSettings
     public bool Shadow { get; set; }
 
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Optional policy: retrain from the database's history when the drift monitor opens a drift (Models:Retrain:OnDrift).</summary>
+    public Modeling.RetrainSettings Retrain { get; set; } = new();
 }
 
 public sealed class DemoSettings
@@ -192,6 +195,7 @@ public sealed class StreamingSettings
     public EnsembleOptions Ensemble { get; set; } = new();
     public ModelSettings Models { get; set; } = new();
     public Modeling.TrainingSettings Training { get; set; } = new();
+    public Modeling.DriftSettings Drift { get; set; } = new();
     public HttpSettings Http { get; set; } = new();
 
     public ProcessorSettings ToProcessorSettings() => new()
@@ -229,6 +233,8 @@ public sealed class StreamingSettings
             throw new OptionsException("Sink:MaxBatch", $"must be 1-1000000, was {Sink.MaxBatch}");
         Http.Validate();
         Training.Validate();
+        Drift.Validate();
+        Models.Retrain.Validate();
         if (Demo.Rate < 1)
             throw new OptionsException("Demo:Rate", $"must be at least 1 sample/s, was {Demo.Rate}");
         if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 6)
