@@ -121,6 +121,9 @@ internal static class DemoCommand
         var startedPublishingAt = started.Elapsed;
         var processorTask = processor.RunAsync(workers.Token);
         var watcherTask = watcher.RunAsync(workers.Token);
+        var driftTask = settings.Drift.Enabled
+            ? DriftWorker.Create(settings, runtime.Kafka, models, registry, runtime.DataSource, counters, clock, loggers).RunAsync(workers.Token)
+            : Task.CompletedTask;
         var sinkTask = sink.RunAsync(workers.Token);
         if (!forever)
             publishing.CancelAfter(settings.Demo.Duration);
@@ -151,7 +154,7 @@ internal static class DemoCommand
         var drained = processor.Processed >= producer.Produced && sink.RecordsWritten(settings.Topics.Telemetry) >= producer.Produced;
         await maintenance.RunOnceAsync(CancellationToken.None).ConfigureAwait(false);
         await workers.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(processorTask, sinkTask, watcherTask).ConfigureAwait(false);
+        await Task.WhenAll(processorTask, sinkTask, watcherTask, driftTask).ConfigureAwait(false);
         progress.Print(sink.IsBackingOff);
         progress.Finish();
 

@@ -127,11 +127,13 @@ internal static class RunCommand
             // The processor and the api score with the registry's active model bundle and follow activations (hot reload).
             ModelWatcher? watcher = null;
             ModelSetProvider? models = null;
+            ModelRegistry? registry = null;
             if (roles.HasFlag(Roles.Processor) || roles.HasFlag(Roles.Api))
             {
                 registryDatabase = runtime?.DataSource ?? (await TrainCommand.OpenDatabaseAsync(settings, loggers, stop).ConfigureAwait(false)).DataSource;
                 models = new ModelSetProvider();
-                watcher = new ModelWatcher(new ModelRegistry(registryDatabase, RepositoryPaths.Resolve(settings.Models.Directory)), models,
+                registry = new ModelRegistry(registryDatabase, RepositoryPaths.Resolve(settings.Models.Directory));
+                watcher = new ModelWatcher(registry, models,
                     settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
                 await watcher.RefreshAsync(stop).ConfigureAwait(false);
             }
@@ -168,6 +170,8 @@ internal static class RunCommand
             }
             if (watcher is not null)
                 workers.Add(("model watcher", watcher.RunAsync(workersStop.Token)));
+            if (processor is not null && settings.Drift.Enabled)
+                workers.Add(("drift monitor", DriftWorker.Create(settings, kafka, models!, registry!, registryDatabase!, counters, clock, loggers).RunAsync(workersStop.Token)));
             if (runtime is not null)
                 workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));
             var stopped = new TaskCompletionSource();

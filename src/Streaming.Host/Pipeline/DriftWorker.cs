@@ -40,6 +40,22 @@ internal sealed partial class DriftWorker(
     /// <summary>The retraining started by the last drift opening (completed when none runs).</summary>
     public Task Retraining => _retraining;
 
+    /// <summary>
+    /// The monitor as <c>run</c> and <c>demo</c> start it; with <c>Models:Retrain:OnDrift</c>, an opening trains a new version
+    /// from the last <c>Models:Retrain:History</c> of the database's metrics and registers it (activated only with
+    /// <c>Models:Retrain:Activate</c>; otherwise a candidate, e.g. for shadow scoring).
+    /// </summary>
+    public static DriftWorker Create(StreamingSettings settings, KafkaCluster kafka, ModelSetProvider models, Modeling.ModelRegistry registry,
+        Npgsql.NpgsqlDataSource database, PipelineCounters counters, TimeProvider clock, ILoggerFactory loggers)
+    {
+        var policy = settings.Models.Retrain;
+        Func<CancellationToken, Task>? retrain = policy.OnDrift
+            ? ct => Cli.TrainCommand.TrainFromHistoryAsync(settings, registry, Cli.TrainingSource.Database(database),
+                new Modeling.HistoryQuery(clock.GetUtcNow() - policy.History, null, []), policy.Activate, version: null, TextWriter.Null, ct)
+            : null;
+        return new DriftWorker(settings, kafka, models, counters, clock, loggers.CreateLogger<DriftWorker>(), retrain);
+    }
+
     public Task RunAsync(CancellationToken stop) =>
         Task.Factory.StartNew(() => Run(stop), stop, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
@@ -169,7 +185,6 @@ internal sealed partial class DriftWorker(
             {
                 // The pipeline keeps its current model; the failure is reported, and the next drift after MinInterval retries.
                 LogRetrainFailed(logger, ex.Message);
-                throw;
             }
         }, stop);
     }
