@@ -108,7 +108,7 @@ public sealed class TrainFromHistoryTests
         Assert.That(assessments.Count(a => a.Members.Any(m => m.Model == "lstm-forecaster")), Is.GreaterThan(300));
     }
 
-    private static StreamingSettings Settings()
+    internal static StreamingSettings Settings()
     {
         var settings = new StreamingSettings();
         settings.Training.Epochs = 2;
@@ -117,7 +117,7 @@ public sealed class TrainFromHistoryTests
         return settings;
     }
 
-    private static async Task<(NpgsqlDataSource, ModelRegistry)> OpenAsync(string name)
+    internal static async Task<(NpgsqlDataSource, ModelRegistry)> OpenAsync(string name)
     {
         var connectionString = await TestStack.CreateDatabaseAsync(name);
         Capabilities = await DatabaseMigrator.ApplyAsync(connectionString, NullLogger.Instance, CancellationToken.None);
@@ -126,7 +126,7 @@ public sealed class TrainFromHistoryTests
     }
 
     /// <summary>Writes samples as the sink does: metric rows through <see cref="TimescaleWriter"/>.</summary>
-    private static async Task WriteMetricsAsync(NpgsqlDataSource dataSource, List<TelemetrySample> samples)
+    internal static async Task WriteMetricsAsync(NpgsqlDataSource dataSource, List<TelemetrySample> samples)
     {
         var writer = new TimescaleWriter(dataSource, Capabilities, TimeProvider.System, NullLogger<TimescaleWriter>.Instance);
         var batch = new SinkBatch();
@@ -142,7 +142,7 @@ public sealed class TrainFromHistoryTests
         }
     }
 
-    private static List<TelemetrySample> Simulate(int entities, TimeSpan span, int seed, DateTimeOffset? start = null, string? prefix = null)
+    internal static List<TelemetrySample> Simulate(int entities, TimeSpan span, int seed, DateTimeOffset? start = null, string? prefix = null)
     {
         var from = start ?? Start;
         var simulator = new FleetSimulator(new SimulatorOptions { Entities = entities, Seed = seed, Start = from, WarmUp = TimeSpan.Zero });
@@ -152,7 +152,7 @@ public sealed class TrainFromHistoryTests
         return prefix is null ? samples : samples.Select(s => new TelemetrySample(prefix + s.Entity[(s.Entity.IndexOf('-', StringComparison.Ordinal) + 1)..], s.TimestampMs, s.Metrics.ToArray())).ToList();
     }
 
-    private static List<WindowAssessment> Score(ModelBundle bundle, List<TelemetrySample> samples)
+    internal static List<WindowAssessment> Score(ModelBundle bundle, List<TelemetrySample> samples)
     {
         var settings = new StreamingSettings();
         var models = new ModelSetProvider();
@@ -167,7 +167,7 @@ public sealed class TrainFromHistoryTests
         return closed.Select(scorer.Assess).OfType<WindowAssessment>().ToList();
     }
 
-    private static async Task<T> ScalarAsync<T>(NpgsqlDataSource dataSource, string sql)
+    internal static async Task<T> ScalarAsync<T>(NpgsqlDataSource dataSource, string sql)
     {
         await using var command = dataSource.CreateCommand(sql);
         return (T)(await command.ExecuteScalarAsync())!;

@@ -98,7 +98,7 @@ internal static class DemoCommand
             await TrainCommand.TrainAndRegisterAsync(settings, registry, activate: true, stop).ConfigureAwait(false);
         }
         var models = new ModelSetProvider();
-        var watcher = new ModelWatcher(registry, models, settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
+        var watcher = new ModelWatcher(registry, models, settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>(), settings.Models.Scope);
         await watcher.RefreshAsync(stop).ConfigureAwait(false);
         Console.WriteLine($"  Models    ensemble of robust baseline + {string.Join(" + ", models.Active?.Info.Members ?? [])}, version {models.Active?.Version} (hot reload every {settings.Models.ReloadInterval.TotalSeconds:0} s)");
 

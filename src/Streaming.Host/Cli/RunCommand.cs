@@ -134,7 +134,7 @@ internal static class RunCommand
                 models = new ModelSetProvider();
                 registry = new ModelRegistry(registryDatabase, RepositoryPaths.Resolve(settings.Models.Directory));
                 watcher = new ModelWatcher(registry, models,
-                    settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
+                    settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>(), settings.Models.Scope);
                 await watcher.RefreshAsync(stop).ConfigureAwait(false);
             }
             IWindowScorer scorer = models is null

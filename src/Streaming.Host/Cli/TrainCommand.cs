@@ -30,6 +30,10 @@ internal static class TrainCommand
         var metric = new Option<string>("--metric") { Description = "NAB CSV: the metric name of the value column", DefaultValueFactory = _ => "value" };
         var since = new Option<DateTimeOffset?>("--since") { Description = "History from this time (UTC unless an offset is given), e.g. 2026-11-20T00:00Z" };
         var until = new Option<DateTimeOffset?>("--until") { Description = "History up to (excluding) this time" };
+        var entity = new Option<string?>("--entity")
+        {
+            Description = "With --from-db or --csv: train per-entity versions, one for each named entity (comma-separated) on its own history; they score those entities when Models:Scope=PerEntity",
+        };
         var command = new Command("train", """
             Trains a model bundle — LSTM forecaster, VAE and (from the simulator's labelled failures) downtime predictor —
             through the production windowing code; shows progress, prints validation metrics and the calibrated thresholds,
@@ -44,7 +48,8 @@ internal static class TrainCommand
               streaming train --entities 20 --days 3 --epochs 12 --no-activate   # a candidate, e.g. for shadow mode
               streaming train --from-db --since 2026-11-20T00:00Z --entities web-1,web-2
               streaming train --csv data/realKnownCause/machine_temperature_system_failure.csv --metric temperature
-            """) { entities, days, epochs, seed, noActivate, fromDb, csv, metric, since, until };
+              streaming train --from-db --entity db-1   # db-1's own version (Models__Scope=PerEntity uses it)
+            """) { entities, days, epochs, seed, noActivate, fromDb, csv, metric, since, until, entity };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var history = parse.GetValue(fromDb) || parse.GetValue(csv) is not null;
@@ -53,9 +58,9 @@ internal static class TrainCommand
                 Console.Error.WriteLine("--from-db and --csv each name the history to learn from; give one of them.");
                 return 2;
             }
-            if (!history && (parse.GetValue(since) is not null || parse.GetValue(until) is not null))
+            if (!history && (parse.GetValue(since) is not null || parse.GetValue(until) is not null || parse.GetValue(entity) is not null))
             {
-                Console.Error.WriteLine("--since and --until select recorded history; add --from-db or --csv.");
+                Console.Error.WriteLine("--since, --until and --entity select recorded history; add --from-db or --csv.");
                 return 2;
             }
             StreamingSettings settings;
@@ -109,7 +114,11 @@ internal static class TrainCommand
                     : TrainingSource.Database(dataSource);
                 try
                 {
-                    await TrainFromHistoryAsync(settings, registry, source, query, activate, version: null, Console.Out, cancellationToken).ConfigureAwait(false);
+                    var perEntity = parse.GetValue(entity)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+                    if (perEntity.Length == 0)
+                        await TrainFromHistoryAsync(settings, registry, source, query, activate, version: null, Console.Out, cancellationToken).ConfigureAwait(false);
+                    foreach (var one in perEntity)
+                        await TrainFromHistoryAsync(settings, registry, source, query, activate, version: null, Console.Out, cancellationToken, one).ConfigureAwait(false);
                 }
                 catch (TrainingDataException ex)
                 {
@@ -192,11 +201,15 @@ internal static class TrainCommand
     /// Trains a bundle from recorded history (the metrics table or a file) through the production windowing code, prints
     /// the summary and registers it. Throws <see cref="TrainingDataException"/> when the history cannot train a model.
     /// </summary>
+    /// <param name="entity">Train a per-entity bundle on this entity's history alone (registered for it; used with Models:Scope=PerEntity).</param>
     public static async Task<RegisteredModel> TrainFromHistoryAsync(StreamingSettings settings, ModelRegistry registry, TrainingSource source,
-        HistoryQuery query, bool activate, string? version, TextWriter output, CancellationToken cancellationToken)
+        HistoryQuery query, bool activate, string? version, TextWriter output, CancellationToken cancellationToken, string? entity = null)
     {
         var training = settings.Training;
-        version ??= DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        version ??= DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)
+            + (entity is null ? "" : "-" + string.Concat(entity.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_')));
+        if (entity is not null)
+            query = query with { Entities = [entity] };
         SimulatorTrainingData? data = null;
         ModelBundle? bundle = null;
         IReadOnlyList<(string Entity, int Windows)> dropped = [];
@@ -246,6 +259,8 @@ internal static class TrainCommand
                         task.Value = p.Fraction * 100;
                         task.Description = $"train {p.Stage}: {p.Detail}";
                     }));
+                    if (entity is not null)
+                        bundle = new ModelBundle(bundle.Info with { Entity = entity }, bundle.Forecaster, bundle.Vae, bundle.Downtime);
                     foreach (var task in stages.Values)
                         task.Value = 100;
                 }, cancellationToken).ConfigureAwait(false);
@@ -253,6 +268,8 @@ internal static class TrainCommand
 
         var registered = await registry.RegisterAsync(bundle!, activate, cancellationToken).ConfigureAwait(false);
         PrintSummary(console, bundle!, data!, registered);
+        if (entity is not null)
+            console.WriteLine($"A per-entity version for {entity}: it scores {entity} when Models:Scope=PerEntity{(activate ? "" : " once activated")}; every other entity keeps the fleet version.");
         if (dropped.Count > 0)
             console.WriteLine($"Left out (fewer than {training.MinWindowsPerEntity} windows; scored by the robust baseline): {string.Join(", ", dropped.Select(d => $"{d.Entity} {d.Windows}"))}");
         if (late > 0 || invalid.Value > 0)

@@ -114,6 +114,9 @@ public sealed class ModelSettings
 
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Fleet: every entity scores with the active fleet version; PerEntity: an entity with its own active version (`train --entity`) uses it.</summary>
+    public Modeling.ModelScope Scope { get; set; } = Modeling.ModelScope.Fleet;
+
     /// <summary>Optional policy: retrain from the database's history when the drift monitor opens a drift (Models:Retrain:OnDrift).</summary>
     public Modeling.RetrainSettings Retrain { get; set; } = new();
 }
