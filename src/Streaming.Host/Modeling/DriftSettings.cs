@@ -13,11 +13,11 @@ public sealed class DriftSettings
 
     public string GroupId { get; set; } = "streaming-drift";
 
-    public int Windows { get; set; } = 240;
+    public int Windows { get; set; } = 500;
 
-    public int MinWindows { get; set; } = 120;
+    public int MinWindows { get; set; } = 500;
 
-    public int EvaluateEvery { get; set; } = 20;
+    public int EvaluateEvery { get; set; } = 50;
 
     public DriftStatistic Statistic { get; set; } = DriftStatistic.Psi;
 

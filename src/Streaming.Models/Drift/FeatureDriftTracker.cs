@@ -14,13 +14,16 @@ public enum DriftStatistic
 public sealed record DriftOptions
 {
     /// <summary>Live windows (all entities together) compared with the training reference: a sliding sample of the newest N.</summary>
-    public int Windows { get; init; } = 240;
+    public int Windows { get; init; } = 500;
 
-    /// <summary>Windows needed before the first comparison.</summary>
-    public int MinWindows { get; init; } = 120;
+    /// <summary>
+    /// Windows needed before the first comparison. PSI of a sample from the reference distribution itself is noisy (about
+    /// 9 / N on average over 10 bins, with a long tail): at 100-200 windows it crosses 0.25 now and then, hence 500.
+    /// </summary>
+    public int MinWindows { get; init; } = 500;
 
     /// <summary>Compare after every this many new windows.</summary>
-    public int EvaluateEvery { get; init; } = 20;
+    public int EvaluateEvery { get; init; } = 50;
 
     /// <summary>Which statistic the metric reports and the threshold applies to.</summary>
     public DriftStatistic Statistic { get; init; } = DriftStatistic.Psi;
@@ -36,10 +39,12 @@ public sealed record DriftOptions
 
     public DriftOptions Validated()
     {
-        if (Windows < 20)
-            throw new ArgumentException($"Drift:Windows must be at least 20 (PSI over 10 bins needs a sample), was {Windows}.");
-        if (MinWindows < 10 || MinWindows > Windows)
-            throw new ArgumentException($"Drift:MinWindows must be 10 to Drift:Windows ({Windows}), was {MinWindows}.");
+        // PSI over 10 bins of a sample of N from the reference distribution itself is about 9 / N on average: with fewer
+        // than 100 windows, noise alone would cross the customary 0.25.
+        if (Windows < 100)
+            throw new ArgumentException($"Drift:Windows must be at least 100 (PSI of a smaller sample is mostly noise), was {Windows}.");
+        if (MinWindows < 100 || MinWindows > Windows)
+            throw new ArgumentException($"Drift:MinWindows must be 100 to Drift:Windows ({Windows}), was {MinWindows}.");
         if (EvaluateEvery < 1)
             throw new ArgumentException($"Drift:EvaluateEvery must be at least 1, was {EvaluateEvery}.");
         if (!(Threshold > 0) || (Statistic == DriftStatistic.Ks && Threshold > 1))
@@ -107,6 +112,8 @@ internal sealed class FeatureDriftTracker
         _ring = new float[options.Windows * _width];
         _ends = new long[options.Windows];
         _raw = new float[_width];
+        // The first comparison comes with the window that completes the minimum sample.
+        _sinceEvaluation = options.EvaluateEvery - 1;
     }
 
     public string Version => _bundle.Version;
