@@ -79,9 +79,48 @@ public sealed class DriftMonitorTests
         Assert.That(values.All(v => v.Item2 is { } d && d < threshold), Is.True, string.Join(", ", values.Select(v => $"{v.f} {v.Item2:0.000}")));
     }
 
-    private async Task<(List<DriftEvent> Events, PipelineCounters Counters, DriftWorker Worker)> RunAsync(string label, List<TelemetrySample> samples)
+    [Test]
+    public async Task With_the_retrain_policy_a_drift_trains_a_candidate_from_the_database_history()
     {
-        var name = TestStack.UniqueName(label);
+        var name = TestStack.UniqueName("drift_retrain");
+        var (dataSource, registry) = await TrainFromHistoryTests.OpenAsync(name);
+        await using var _ = dataSource;
+        // The history the sink would have written: the six hours the bundle was trained on.
+        await TrainFromHistoryTests.WriteMetricsAsync(dataSource, Telemetry(Start, TimeSpan.FromHours(6), seed: 1, shift: _ => 0));
+        await registry.RegisterAsync(_bundle, activate: true, CancellationToken.None);
+
+        var live = Start.AddHours(6);
+        var samples = Telemetry(live, TimeSpan.FromHours(3), seed: 2, shift: t => t >= live.AddHours(1) ? 15 : 0);
+        var (events, counters, worker) = await RunAsync(name, samples, (settings, counters) =>
+        {
+            settings.Models.Retrain.OnDrift = true;
+            settings.Models.Retrain.History = DateTimeOffset.UtcNow - Start + TimeSpan.FromHours(1);
+            settings.Training.Epochs = 1;
+            settings.Training.HiddenSize = 8;
+            var models = new ModelSetProvider();
+            models.Activate(_bundle);
+            return DriftWorker.Create(settings, TestStack.Kafka, models, registry, dataSource, counters, TimeProvider.System, TestStack.Loggers);
+        });
+        using var __ = counters;
+
+        Assert.That(events.Select(e => e.Status), Is.EqualTo(new[] { AlertStatus.Open }));
+        var versions = await registry.ListAsync(CancellationToken.None);
+        Assert.That(versions.Select(v => (v.Version == "drift-1", v.Status)), Is.EqualTo(new[] { (true, "active"), (false, "candidate") }),
+            "the retrained version is registered as a candidate (Models:Retrain:Activate is off); the active one stays");
+        Assert.That(ModelBundle.Load(versions[1].ArtifactPath).Forecaster!.Manifest.TrainingData!.Source, Is.EqualTo("database"));
+    }
+
+    private Task<(List<DriftEvent> Events, PipelineCounters Counters, DriftWorker Worker)> RunAsync(string label, List<TelemetrySample> samples) =>
+        RunAsync(TestStack.UniqueName(label), samples, (settings, counters) =>
+        {
+            var models = new ModelSetProvider();
+            models.Activate(_bundle);
+            return new DriftWorker(settings, TestStack.Kafka, models, counters, TimeProvider.System, TestStack.Loggers.CreateLogger(label), instanceId: label);
+        });
+
+    private static async Task<(List<DriftEvent> Events, PipelineCounters Counters, DriftWorker Worker)> RunAsync(string name, List<TelemetrySample> samples,
+        Func<StreamingSettings, PipelineCounters, DriftWorker> create)
+    {
         var settings = TestStack.IsolatedSettings(name);
         settings.Drift.GroupId = $"{name}-drift";
         settings.Validated();
@@ -89,14 +128,14 @@ public sealed class DriftMonitorTests
         var windows = Windows(samples, settings.Windows.ToOptions());
         ProduceFeatures(settings.Topics.Features, windows);
 
-        var models = new ModelSetProvider();
-        models.Activate(_bundle);
         var counters = new PipelineCounters();
-        var worker = new DriftWorker(settings, TestStack.Kafka, models, counters, TimeProvider.System, TestStack.Loggers.CreateLogger(label), instanceId: name);
+        var worker = create(settings, counters);
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var task = worker.RunAsync(stop.Token);
         while (worker.Windows < windows.Count && !task.IsFaulted && !stop.IsCancellationRequested)
             await Task.Delay(100);
+        // A retraining the policy started runs under the monitor's token: let it finish before stopping the monitor.
+        await worker.Retraining.WaitAsync(TimeSpan.FromMinutes(2));
         await stop.CancelAsync();
         await task;
         Assert.That(worker.Windows, Is.EqualTo(windows.Count), "every feature window read");
