@@ -78,6 +78,24 @@ public sealed class FeatureDriftTrackerTests
         Assert.That(last.Ks[0], Is.GreaterThan(0.8));
     }
 
+    [Test]
+    public void With_sample_every_an_entitys_windows_enter_the_sample_at_most_once_per_interval()
+    {
+        _minute = 0;
+        var tracker = FeatureDriftTracker.For(_bundle, Options with { SampleEvery = TimeSpan.FromMinutes(10) })!;
+        var random = new Random(4);
+        DriftEvaluation? first = null;
+        var windows = 0;
+        while (first is null && windows < 10_000)
+        {
+            first = tracker.Add(Window(50 + (5 * Gaussian(random)), 40 + (3 * Gaussian(random))));
+            windows++;
+        }
+        Assert.That(first, Is.Not.Null);
+        Assert.That(windows, Is.EqualTo((Options.MinWindows * 10) - 9), "one-minute windows of one entity: every tenth is sampled");
+        Assert.That(first!.LastWindowEndMs - first.FirstWindowEndMs, Is.EqualTo((Options.MinWindows - 1) * 10 * 60_000L), "the sample spans ten times longer");
+    }
+
     private List<DriftTransition> Feed(FeatureDriftTracker tracker, Random random, int windows, double shift)
     {
         var transitions = new List<DriftTransition>();

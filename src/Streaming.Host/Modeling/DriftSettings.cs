@@ -27,6 +27,8 @@ public sealed class DriftSettings
 
     public TimeSpan Cooldown { get; set; } = TimeSpan.FromHours(1);
 
+    public TimeSpan SampleEvery { get; set; } = TimeSpan.Zero;
+
     public DriftOptions ToOptions() => new()
     {
         Windows = Windows,
@@ -36,6 +38,7 @@ public sealed class DriftSettings
         Threshold = Threshold,
         ResolveAfterEvaluations = ResolveAfterEvaluations,
         Cooldown = Cooldown,
+        SampleEvery = SampleEvery,
     };
 
     public void Validate()

@@ -34,6 +34,13 @@ public sealed record DriftOptions
     /// <summary>An open drift resolves after this many comparisons in a row with every feature below the threshold.</summary>
     public int ResolveAfterEvaluations { get; init; } = 3;
 
+    /// <summary>
+    /// An entity's window enters the sample only this long after its previous one (zero: every window). The sample then
+    /// spans more time: a fleet whose daily cycles are in phase needs it to span about a day, or the cycle itself reads
+    /// as drift (e.g. 20 entities, 500 windows: 00:00 spans 25 minutes; 01:00 about a day).
+    /// </summary>
+    public TimeSpan SampleEvery { get; init; } = TimeSpan.Zero;
+
     /// <summary>After a resolve, no new drift opens for this long (event time), so a feature hovering at the threshold does not storm.</summary>
     public TimeSpan Cooldown { get; init; } = TimeSpan.FromHours(1);
 
@@ -51,6 +58,8 @@ public sealed record DriftOptions
             throw new ArgumentException($"Drift:Threshold must be positive (and at most 1 for Ks), was {Threshold}.");
         if (ResolveAfterEvaluations < 1)
             throw new ArgumentException($"Drift:ResolveAfterEvaluations must be at least 1, was {ResolveAfterEvaluations}.");
+        if (SampleEvery < TimeSpan.Zero)
+            throw new ArgumentException($"Drift:SampleEvery must be zero or positive, was {SampleEvery}.");
         if (Cooldown < TimeSpan.Zero)
             throw new ArgumentException($"Drift:Cooldown must be zero or positive, was {Cooldown}.");
         return this;
@@ -96,6 +105,7 @@ internal sealed class FeatureDriftTracker
     private readonly long[] _ends;
     private readonly float[] _raw;
     private readonly int _width;
+    private readonly Dictionary<string, long> _lastSampled = new(StringComparer.Ordinal);
     private int _next;
     private int _count;
     private int _sinceEvaluation;
@@ -129,9 +139,15 @@ internal sealed class FeatureDriftTracker
         return new FeatureDriftTracker(bundle, manifest, options);
     }
 
-    /// <summary>Adds one closed window; every <see cref="DriftOptions.EvaluateEvery"/> windows (once warm) compares and returns the result.</summary>
+    /// <summary>Adds one closed window (or skips it, see <see cref="DriftOptions.SampleEvery"/>); every <see cref="DriftOptions.EvaluateEvery"/> windows (once warm) compares and returns the result.</summary>
     public DriftEvaluation? Add(ClosedWindow window)
     {
+        if (_options.SampleEvery > TimeSpan.Zero)
+        {
+            if (_lastSampled.TryGetValue(window.Entity, out var last) && window.Bounds.EndMs - last < (long)_options.SampleEvery.TotalMilliseconds)
+                return null;
+            _lastSampled[window.Entity] = window.Bounds.EndMs;
+        }
         _bundle.Layout.Extract(window, _raw);
         FeatureLayout.FillMissing(_raw, _manifest.Normalization.Mean);
         _manifest.Normalize(_raw, _ring.AsSpan(_next * _width, _width));
