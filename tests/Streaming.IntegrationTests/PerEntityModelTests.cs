@@ -53,6 +53,25 @@ public sealed class PerEntityModelTests
         Assert.That(error!.Message, Does.Contain("host-002").And.Contain("60 windows"), error.Message);
     }
 
+    [Test]
+    public async Task Per_entity_training_registers_a_version_for_each_entity_with_enough_history_and_names_the_rest()
+    {
+        var name = TestStack.UniqueName("per_entity_all");
+        var (dataSource, registry) = await TrainFromHistoryTests.OpenAsync(name);
+        await using var _ = dataSource;
+        var samples = TrainFromHistoryTests.Simulate(entities: 2, TimeSpan.FromHours(4), seed: 5);
+        samples.AddRange(TrainFromHistoryTests.Simulate(entities: 1, TimeSpan.FromMinutes(30), seed: 6, prefix: "newcomer-"));
+        await TrainFromHistoryTests.WriteMetricsAsync(dataSource, samples);
+        var output = new StringWriter();
+
+        var registered = await TrainCommand.TrainPerEntityAsync(TrainFromHistoryTests.Settings(), registry, TrainingSource.Database(dataSource),
+            new HistoryQuery(null, null, []), activate: true, output, CancellationToken.None);
+
+        Assert.That(registered.Select(r => (r.Entity, r.Status)), Is.EqualTo(new[] { ("host-001", "active"), ("host-002", "active") }));
+        Assert.That(output.ToString(), Does.Contain("Skipped newcomer-001").And.Contain("60 windows"), output.ToString());
+        Assert.That((await registry.ActiveEntityModelsAsync(CancellationToken.None)).Keys, Is.EquivalentTo(new[] { "host-001", "host-002" }));
+    }
+
     /// <summary>The versions each entity's windows were scored with, through the registry watcher with <paramref name="scope"/>.</summary>
     private static async Task<Dictionary<string, string[]>> VersionsAsync(ModelRegistry registry, ModelScope scope, List<Contracts.TelemetrySample> samples)
     {

@@ -30,6 +30,10 @@ internal static class TrainCommand
         var metric = new Option<string>("--metric") { Description = "NAB CSV: the metric name of the value column", DefaultValueFactory = _ => "value" };
         var since = new Option<DateTimeOffset?>("--since") { Description = "History from this time (UTC unless an offset is given), e.g. 2026-11-20T00:00Z" };
         var until = new Option<DateTimeOffset?>("--until") { Description = "History up to (excluding) this time" };
+        var perEntityOption = new Option<bool>("--per-entity")
+        {
+            Description = "With --from-db or --csv: train every entity's own version (or those named by --entities), skipping, and naming, the ones with too little history",
+        };
         var entity = new Option<string?>("--entity")
         {
             Description = "With --from-db or --csv: train per-entity versions, one for each named entity (comma-separated) on its own history; they score those entities when Models:Scope=PerEntity",
@@ -49,7 +53,8 @@ internal static class TrainCommand
               streaming train --from-db --since 2026-11-20T00:00Z --entities web-1,web-2
               streaming train --csv data/realKnownCause/machine_temperature_system_failure.csv --metric temperature
               streaming train --from-db --entity db-1   # db-1's own version (Models__Scope=PerEntity uses it)
-            """) { entities, days, epochs, seed, noActivate, fromDb, csv, metric, since, until, entity };
+              streaming train --from-db --per-entity    # every entity with enough history gets its own version
+            """) { entities, days, epochs, seed, noActivate, fromDb, csv, metric, since, until, entity, perEntityOption };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var history = parse.GetValue(fromDb) || parse.GetValue(csv) is not null;
@@ -58,9 +63,14 @@ internal static class TrainCommand
                 Console.Error.WriteLine("--from-db and --csv each name the history to learn from; give one of them.");
                 return 2;
             }
-            if (!history && (parse.GetValue(since) is not null || parse.GetValue(until) is not null || parse.GetValue(entity) is not null))
+            if (!history && (parse.GetValue(since) is not null || parse.GetValue(until) is not null || parse.GetValue(entity) is not null || parse.GetValue(perEntityOption)))
             {
-                Console.Error.WriteLine("--since, --until and --entity select recorded history; add --from-db or --csv.");
+                Console.Error.WriteLine("--since, --until, --entity and --per-entity select recorded history; add --from-db or --csv.");
+                return 2;
+            }
+            if (parse.GetValue(entity) is not null && parse.GetValue(perEntityOption))
+            {
+                Console.Error.WriteLine("--entity names the entities to train their own versions for, --per-entity trains every entity's; give one of them.");
                 return 2;
             }
             StreamingSettings settings;
@@ -115,7 +125,9 @@ internal static class TrainCommand
                 try
                 {
                     var perEntity = parse.GetValue(entity)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
-                    if (perEntity.Length == 0)
+                    if (parse.GetValue(perEntityOption))
+                        await TrainPerEntityAsync(settings, registry, source, query, activate, Console.Out, cancellationToken).ConfigureAwait(false);
+                    else if (perEntity.Length == 0)
                         await TrainFromHistoryAsync(settings, registry, source, query, activate, version: null, Console.Out, cancellationToken).ConfigureAwait(false);
                     foreach (var one in perEntity)
                         await TrainFromHistoryAsync(settings, registry, source, query, activate, version: null, Console.Out, cancellationToken, one).ConfigureAwait(false);
@@ -275,6 +287,41 @@ internal static class TrainCommand
         if (late > 0 || invalid.Value > 0)
             console.WriteLine($"Skipped {invalid.Value:N0} invalid lines and {late:N0} late samples{(errors.Count > 0 ? $" (e.g. {string.Join("; ", errors)})" : "")}");
         console.WriteLine("No downtime predictor: recorded history carries no labelled downtimes (`streaming train` without a source learns it from the simulator).");
+        return registered;
+    }
+
+    /// <summary>
+    /// <c>train --per-entity</c>: one version per entity in the history (or in <paramref name="query"/>'s entities), each
+    /// trained on that entity alone; an entity whose history cannot train one is named with the reason and skipped.
+    /// Throws <see cref="TrainingDataException"/> when no entity could be trained.
+    /// </summary>
+    public static async Task<IReadOnlyList<RegisteredModel>> TrainPerEntityAsync(StreamingSettings settings, ModelRegistry registry, TrainingSource source,
+        HistoryQuery query, bool activate, TextWriter output, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> entities = query.Entities.Count > 0 ? query.Entities
+            : source.DataSource is { } db ? await HistorySources.ListDatabaseEntitiesAsync(db, query, cancellationToken).ConfigureAwait(false)
+            : HistorySources.ReadFile(source.Path!, query, source.Metric, settings.Ingest.ToLimits(), DateTimeOffset.UtcNow, [], new System.Runtime.CompilerServices.StrongBox<long>(0))
+                .Select(s => s.Entity).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (entities.Count == 0)
+            throw new TrainingDataException($"No history for {query.Describe()}: nothing to train per entity.");
+        var registered = new List<RegisteredModel>();
+        var skipped = new List<string>();
+        foreach (var entity in entities)
+        {
+            try
+            {
+                registered.Add(await TrainFromHistoryAsync(settings, registry, source, query, activate, version: null, output, cancellationToken, entity).ConfigureAwait(false));
+            }
+            catch (TrainingDataException ex)
+            {
+                skipped.Add($"{entity}: {ex.Message}");
+                await output.WriteLineAsync($"Skipped {entity}: {ex.Message}").ConfigureAwait(false);
+            }
+        }
+        if (registered.Count == 0)
+            throw new TrainingDataException($"No entity has enough history for its own version: {string.Join(" ", skipped)}");
+        await output.WriteLineAsync($"Per-entity versions: {registered.Count} registered ({string.Join(", ", registered.Select(r => $"{r.Entity} {r.Version}"))}), {skipped.Count} skipped; " +
+            "they score their entities when Models:Scope=PerEntity.").ConfigureAwait(false);
         return registered;
     }
 

@@ -37,6 +37,18 @@ internal static class HistorySources
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>The entities with metric history in the range, by name.</summary>
+    public static async Task<IReadOnlyList<string>> ListDatabaseEntitiesAsync(NpgsqlDataSource dataSource, HistoryQuery query, CancellationToken cancellationToken)
+    {
+        await using var command = Command(dataSource, "SELECT DISTINCT entity FROM metrics", query, orderByTime: false);
+        command.CommandText += " ORDER BY entity";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var entities = new List<string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            entities.Add(reader.GetString(0));
+        return entities;
+    }
+
     /// <summary>
     /// The metrics table's rows in the range, one sample per (time, entity), oldest first. Synchronous on purpose: the
     /// caller windows the stream as it is read, on a worker thread, without holding the whole history in memory.
