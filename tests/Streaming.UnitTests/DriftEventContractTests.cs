@@ -41,6 +41,23 @@ public sealed class DriftEventContractTests
     }
 
     [Test]
+    public async Task The_alerts_reader_reads_a_drift_event_in_either_format_as_an_alert_of_kind_drift()
+    {
+        var reader = new AlertRecordReader(FixedSchemaIds.Instance);
+        var expected = JsonSerializer.Serialize(Sample(), ContractsJsonContext.Default.DriftEvent);
+        foreach (var format in new[] { SerializationFormat.Json, SerializationFormat.Avro })
+        {
+            var serializer = await EventSerializers.CreateAsync(new SerializationOptions { Format = format }, AvroContracts.Drift, TopicNames.Alerts,
+                FixedSchemaIds.Instance, CancellationToken.None);
+            var record = await reader.ReadAsync(serializer.Serialize(Sample()), CancellationToken.None);
+
+            Assert.That(record.Success, Is.True, record.Error);
+            Assert.That((record.Anomaly?.Kind, record.Anomaly?.Entity, record.Prediction), Is.EqualTo(("drift", "fleet", (DowntimePredictionEvent?)null)), $"{format}");
+            Assert.That(System.Text.Encoding.UTF8.GetString(record.ToJson()), Is.EqualTo(expected), $"{format}: the whole drift event, features included");
+        }
+    }
+
+    [Test]
     public void A_reader_of_anomaly_alerts_reads_a_drift_event_as_one_more_kind()
     {
         // The sink and `alerts tail` read every non-prediction alerts record as an anomaly event.

@@ -140,8 +140,12 @@ internal static class RunCommand
             IWindowScorer scorer = models is null
                 ? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors)
                 : new EnsembleApiScorer(models, settings.Baseline, settings.Ensemble, settings.Alerts.TopContributors);
+            // Serializers are created once, here: with a Schema Registry the schemas are registered now, and a rejection stops start-up.
+            using var serializers = roles.HasFlag(Roles.Processor) ? await EventSerializerSet.CreateOrReportAsync(settings, Console.Error, stop).ConfigureAwait(false) : null;
+            if (roles.HasFlag(Roles.Processor) && serializers is null)
+                return 2;
             var processor = roles.HasFlag(Roles.Processor)
-                ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models)
+                ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models) { Serializers = serializers }
                 : null;
             var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
             if (processor is not null)
@@ -165,6 +169,7 @@ internal static class RunCommand
             var workers = new List<(string Role, Task Task)>();
             if (processor is not null)
             {
+                Console.WriteLine($"  Values    {serializers!.Describe()}");
                 Console.WriteLine($"  Models    {(models!.Active is { } active ? $"ensemble version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");
                 workers.Add(("processor", processor.RunAsync(workersStop.Token)));
             }

@@ -24,7 +24,8 @@ internal sealed partial class DriftWorker(
     Func<CancellationToken, Task>? retrain = null, string? instanceId = null)
 {
     private readonly DriftOptions _options = settings.Drift.ToOptions().Validated();
-    private readonly EventDeserializer<FeatureVectorEvent> _reader = new(AvroContracts.FeatureVector, FixedSchemaIds.Instance);
+    // Features may be JSON or Avro (Serialization:Format); with a Schema Registry, ids not seen yet are fetched once.
+    private readonly EventDeserializer<FeatureVectorEvent> _reader = new(AvroContracts.FeatureVector, EventSerializers.CreateSchemaIds(settings.SchemaRegistry));
     private readonly string _clientId = $"drift-{instanceId ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     private long _windows;
     private long _events;
@@ -99,11 +100,12 @@ internal sealed partial class DriftWorker(
                         LogNoReference(logger, active.Version);
                     }
                 }
-                var read = _reader.Read(record.Message.Value ?? []);
+                var pending = _reader.ReadAsync(record.Message.Value ?? [], stop);
+                var read = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
                 if (!read.Success)
                 {
                     // Our own topic carries our own contract; a record that breaks it is counted and skipped, never fatal.
-                    counters.AddRejected(RejectionReason.MalformedJson);
+                    counters.AddRejected(RejectionReason.UndecodableEvent);
                     LogUnreadable(logger, record.Partition.Value, record.Offset.Value, read.Error);
                 }
                 else if (tracker is not null && tracker.Add(ToWindow(read.Value)) is { } evaluation)

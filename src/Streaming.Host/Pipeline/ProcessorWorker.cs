@@ -96,7 +96,7 @@ internal sealed partial class ProcessorWorker
         _counters.SetActiveModel(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion);
 
         var batch = _batch;
-        var output = new KafkaProcessorOutput(_settings.Topics, _counters, _clock);
+        var output = new KafkaProcessorOutput(_settings.Topics, _counters, _clock, SerializersOrCreate());
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -168,6 +168,7 @@ internal sealed partial class ProcessorWorker
             ApplyIdlePolicy(state, now);
             var closed = state.Processor.EmitClosed(output);
             _counters.AddWindows(closed);
+            state.Processor.EmitUpdates(output);
         }
     }
 
