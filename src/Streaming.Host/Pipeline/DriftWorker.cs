@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Streaming.Contracts;
@@ -25,7 +24,8 @@ internal sealed partial class DriftWorker(
 {
     private readonly DriftOptions _options = settings.Drift.ToOptions().Validated();
     // Features may be JSON or Avro (Serialization:Format); with a Schema Registry, ids not seen yet are fetched once.
-    private readonly EventDeserializer<FeatureVectorEvent> _reader = new(AvroContracts.FeatureVector, EventSerializers.CreateSchemaIds(settings.SchemaRegistry));
+    private readonly ISchemaIdProvider _schemaIds = EventSerializers.CreateSchemaIds(settings.SchemaRegistry);
+    private EventDeserializer<FeatureVectorEvent>? _reader;
     private readonly string _clientId = $"drift-{instanceId ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     private long _windows;
     private long _events;
@@ -57,10 +57,15 @@ internal sealed partial class DriftWorker(
         return new DriftWorker(settings, kafka, models, counters, clock, loggers.CreateLogger<DriftWorker>(), retrain);
     }
 
-    public Task RunAsync(CancellationToken stop) =>
-        Task.Factory.StartNew(() => Run(stop), stop, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    public async Task RunAsync(CancellationToken stop)
+    {
+        _reader = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, _schemaIds);
+        // Drift events go out in the alerts topic's configured format, as the processor's alerts do (registered at start-up with a registry).
+        var serializer = await EventSerializers.CreateAsync(settings.Serialization, AvroContracts.Drift, settings.Topics.Alerts, _schemaIds, stop).ConfigureAwait(false);
+        await Task.Factory.StartNew(() => Run(serializer, stop), stop, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+    }
 
-    private void Run(CancellationToken stop)
+    private void Run(IEventSerializer<DriftEvent> serializer, CancellationToken stop)
     {
         var config = kafka.ConsumerConfig(settings.Drift.GroupId, _clientId);
         config.EnableAutoCommit = true;
@@ -100,7 +105,7 @@ internal sealed partial class DriftWorker(
                         LogNoReference(logger, active.Version);
                     }
                 }
-                var pending = _reader.ReadAsync(record.Message.Value ?? [], stop);
+                var pending = _reader!.ReadAsync(record.Message.Value ?? [], stop);
                 var read = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
                 if (!read.Success)
                 {
@@ -115,7 +120,7 @@ internal sealed partial class DriftWorker(
                     {
                         if (evaluation.Transition == DriftTransition.Opened)
                             alertId = Guid.NewGuid();
-                        Publish(producer, Event(evaluation, tracker.Version, alertId));
+                        Publish(producer, serializer, Event(evaluation, tracker.Version, alertId));
                         if (evaluation.Transition == DriftTransition.Opened)
                             MaybeRetrain(stop);
                     }
@@ -151,13 +156,13 @@ internal sealed partial class DriftWorker(
             [.. Enumerable.Range(0, values.Length).Select(i => new FeatureDrift(evaluation.Features[i], Math.Round(evaluation.Psi[i], 4), Math.Round(evaluation.Ks[i], 4)))]);
     }
 
-    private void Publish(IProducer<string, byte[]> producer, DriftEvent drift)
+    private void Publish(IProducer<string, byte[]> producer, IEventSerializer<DriftEvent> serializer, DriftEvent drift)
     {
         // Rare (an open or a resolve), so each waits for its acknowledgement: a lost drift event would leave an alert open forever.
         producer.ProduceAsync(settings.Topics.Alerts, new Message<string, byte[]>
         {
             Key = drift.Model,
-            Value = JsonSerializer.SerializeToUtf8Bytes(drift, ContractsJsonContext.Default.DriftEvent),
+            Value = serializer.Serialize(drift),
         }).GetAwaiter().GetResult();
         Interlocked.Increment(ref _events);
         counters.AddAlert($"drift_{drift.Status}");
