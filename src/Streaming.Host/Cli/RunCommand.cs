@@ -124,18 +124,22 @@ internal static class RunCommand
             using var counters = new PipelineCounters();
             using var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             using var kafkaCheck = new KafkaReadinessCheck(kafka);
-            var scorer = new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
-            // The processor scores with the registry's active model bundle and follows activations (hot reload).
+            // The processor and the api score with the registry's active model bundle and follow activations (hot reload).
             ModelWatcher? watcher = null;
             ModelSetProvider? models = null;
-            if (roles.HasFlag(Roles.Processor))
+            ModelRegistry? registry = null;
+            if (roles.HasFlag(Roles.Processor) || roles.HasFlag(Roles.Api))
             {
                 registryDatabase = runtime?.DataSource ?? (await TrainCommand.OpenDatabaseAsync(settings, loggers, stop).ConfigureAwait(false)).DataSource;
                 models = new ModelSetProvider();
-                watcher = new ModelWatcher(new ModelRegistry(registryDatabase, RepositoryPaths.Resolve(settings.Models.Directory)), models,
-                    settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
+                registry = new ModelRegistry(registryDatabase, RepositoryPaths.Resolve(settings.Models.Directory));
+                watcher = new ModelWatcher(registry, models,
+                    settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>(), settings.Models.Scope);
                 await watcher.RefreshAsync(stop).ConfigureAwait(false);
             }
+            IWindowScorer scorer = models is null
+                ? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors)
+                : new EnsembleApiScorer(models, settings.Baseline, settings.Ensemble, settings.Alerts.TopContributors);
             // Serializers are created once, here: with a Schema Registry the schemas are registered now, and a rejection stops start-up.
             using var serializers = roles.HasFlag(Roles.Processor) ? await EventSerializerSet.CreateOrReportAsync(settings, Console.Error, stop).ConfigureAwait(false) : null;
             if (roles.HasFlag(Roles.Processor) && serializers is null)
@@ -168,8 +172,11 @@ internal static class RunCommand
                 Console.WriteLine($"  Values    {serializers!.Describe()}");
                 Console.WriteLine($"  Models    {(models!.Active is { } active ? $"ensemble version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");
                 workers.Add(("processor", processor.RunAsync(workersStop.Token)));
-                workers.Add(("model watcher", watcher!.RunAsync(workersStop.Token)));
             }
+            if (watcher is not null)
+                workers.Add(("model watcher", watcher.RunAsync(workersStop.Token)));
+            if (processor is not null && settings.Drift.Enabled)
+                workers.Add(("drift monitor", DriftWorker.Create(settings, kafka, models!, registry!, registryDatabase!, counters, clock, loggers).RunAsync(workersStop.Token)));
             if (runtime is not null)
                 workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));
             var stopped = new TaskCompletionSource();
