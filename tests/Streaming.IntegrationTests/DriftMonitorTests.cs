@@ -123,6 +123,8 @@ public sealed class DriftMonitorTests
     {
         var settings = TestStack.IsolatedSettings(name);
         settings.Drift.GroupId = $"{name}-drift";
+        // Every window in the sample: the test feeds are a few hours long and their reference is in phase with them.
+        settings.Drift.SampleEvery = TimeSpan.Zero;
         settings.Validated();
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
         var windows = Windows(samples, settings.Windows.ToOptions());

@@ -27,7 +27,11 @@ public sealed class DriftSettings
 
     public TimeSpan Cooldown { get; set; } = TimeSpan.FromHours(1);
 
-    public TimeSpan SampleEvery { get; set; } = TimeSpan.Zero;
+    /// <summary>
+    /// One window per entity per hour by default, so the sample spans about a day for fleets of up to ~20 entities: a
+    /// reference learned over daily cycles compared with the last half hour of an in-phase fleet would always "drift".
+    /// </summary>
+    public TimeSpan SampleEvery { get; set; } = TimeSpan.FromHours(1);
 
     public DriftOptions ToOptions() => new()
     {
