@@ -50,10 +50,14 @@ public sealed class ScoringStageTests
         processor.AdvanceStreamTime(long.MaxValue / 2);
         processor.EmitClosed(output);
         Assert.That(output.Windows, Has.Count.GreaterThan(400), "a few hundred real windows to compare");
-        Assert.That(output.Windows.SelectMany(w => w.Features).Any(f => f.P95 is null || f.RateOfChange is null || f.MissingRatio is null), Is.True,
-            "some optional features are null, so nulls are part of the round trip");
+        // And the edge cases a simulator does not produce: undefined (null) optional features, extreme and negative values.
+        var edges = new ClosedWindow("db-1", new WindowBounds(Start.ToUnixTimeMilliseconds(), Start.ToUnixTimeMilliseconds() + 60_000), 1,
+        [
+            new MetricFeatures("disk_io", 1, 1e-300, 0, -5.5, 1e300, 0.1 + 0.2, -0.0, double.Epsilon, 1 / 3.0, null, null, null, null),
+            new MetricFeatures("error_rate", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1.25, 0.5),
+        ]);
 
-        foreach (var window in output.Windows)
+        foreach (var window in output.Windows.Append(edges))
         {
             var back = ClosedWindow.FromEvent(ThroughTheTopic(window));
             Assert.That((back.Entity, back.Bounds, back.SampleCount), Is.EqualTo((window.Entity, window.Bounds, window.SampleCount)));
