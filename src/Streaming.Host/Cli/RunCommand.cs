@@ -138,6 +138,8 @@ internal static class RunCommand
 
     public static async Task<int> RunAsync(StreamingSettings settings, Roles roles, ILoggerFactory loggers, TimeProvider clock, CancellationToken stop)
     {
+        if (!TryResolveScoring(ref roles, settings.Processor.Scoring, out var scoringProblem))
+            throw new OptionsException("Processor:Scoring", scoringProblem);
         // Only the sink needs the database; the other roles scale without it.
         PipelineRuntime? runtime = null;
         Npgsql.NpgsqlDataSource? registryDatabase = null;
