@@ -22,6 +22,9 @@ public enum RejectionReason
     UnexpectedField,
     DuplicateSample,
     Late,
+
+    /// <summary>The sink could not decode a features, scores or alerts record (neither a readable Avro value nor its JSON contract).</summary>
+    UndecodableEvent,
 }
 
 /// <summary>A rejected record's reason and a human-readable explanation naming the field.</summary>

@@ -73,6 +73,7 @@ public sealed class TestStack
         settings.Topics.Scores = $"{name}-scores";
         settings.Topics.Alerts = $"{name}-alerts";
         settings.Topics.DeadLetter = $"{name}-dead-letter";
+        settings.Topics.FeatureUpdates = $"{name}-feature-updates";
         settings.Topics.ProcessorOffsets = $"{name}-processor-offsets";
         settings.Processor.GroupId = $"{name}-processor";
         settings.Sink.GroupId = $"{name}-sink";

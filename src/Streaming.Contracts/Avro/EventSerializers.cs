@@ -45,10 +45,31 @@ internal sealed class AvroEventSerializer<T> : IEventSerializer<T>
     /// <summary>Throws <see cref="AvroEncodingException"/> naming the field when the event does not fit its schema (an enum value outside the symbols, say).</summary>
     public byte[] Serialize(T value)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
+        // One scratch buffer per thread, reused: the only allocation per record is the value handed to Kafka.
+        var buffer = SerializerScratch.Rent();
         ConfluentWireFormat.WriteHeader(buffer, SchemaId);
         AvroCodec.Encode(buffer, _contract.Schema, value, _contract.TypeInfo);
         return buffer.WrittenSpan.ToArray();
+    }
+}
+
+/// <summary>A per-thread buffer for serializers that copy their output out before returning.</summary>
+internal static class SerializerScratch
+{
+    /// <summary>Buffers that grew beyond this (an unusually large event) are dropped rather than kept per thread.</summary>
+    private const int MaxRetainedBytes = 1 << 20;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    public static ArrayBufferWriter<byte> Rent()
+    {
+        var buffer = t_buffer;
+        if (buffer is null || buffer.Capacity > MaxRetainedBytes)
+            t_buffer = buffer = new ArrayBufferWriter<byte>(1024);
+        else
+            buffer.ResetWrittenCount();
+        return buffer;
     }
 }
 
@@ -137,6 +158,9 @@ internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaIdPr
 
     private EventReadResult<T> ReadJson(ReadOnlySpan<byte> value)
     {
+        // Detection accepts a UTF-8 byte order mark; the span deserializer does not.
+        if (value.StartsWith("\uFEFF"u8))
+            value = value[3..];
         try
         {
             return JsonSerializer.Deserialize(value, contract.TypeInfo) is { } result

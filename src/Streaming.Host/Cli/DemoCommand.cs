@@ -112,7 +112,12 @@ internal static class DemoCommand
         using var counters = new PipelineCounters();
         using var workers = CancellationTokenSource.CreateLinkedTokenSource(stop);
         using var publishing = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var processor = new ProcessorWorker(settings, runtime.Kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models);
+        // Created once: with a Schema Registry the schemas are registered now, and a rejection stops start-up.
+        using var serializers = await EventSerializerSet.CreateOrReportAsync(settings, Console.Error, stop).ConfigureAwait(false);
+        if (serializers is null)
+            return 2;
+        Console.WriteLine($"  Values    {serializers.Describe()}");
+        var processor = new ProcessorWorker(settings, runtime.Kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models) { Serializers = serializers };
         var sink = new SinkWorker(settings, runtime.Kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>());
         var producer = new SimulatorProducer(simulator, runtime.Kafka, settings.Topics.Telemetry, settings.Demo.Rate, settings.Demo.BadRecordRate, counters, clock);
         var maintenance = new MaintenanceLoop(NpgsqlDataSource.Create(runtime.ConnectionString), runtime.Capabilities, new MaintenanceOptions(), clock,

@@ -172,11 +172,16 @@ internal static class RunCommand
                     settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
                 await watcher.RefreshAsync(stop).ConfigureAwait(false);
             }
+            // Serializers are created once, here: with a Schema Registry the schemas are registered now, and a rejection stops start-up.
+            var publishes = roles.HasFlag(Roles.Processor) || roles.HasFlag(Roles.Scorer);
+            using var serializers = publishes ? await EventSerializerSet.CreateOrReportAsync(settings, Console.Error, stop).ConfigureAwait(false) : null;
+            if (publishes && serializers is null)
+                return 2;
             var processor = roles.HasFlag(Roles.Processor)
-                ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models)
+                ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models) { Serializers = serializers }
                 : null;
             var scorerWorker = roles.HasFlag(Roles.Scorer)
-                ? new ScorerWorker(settings, kafka, counters, clock, loggers.CreateLogger<ScorerWorker>(), models: models)
+                ? new ScorerWorker(settings, kafka, counters, clock, loggers.CreateLogger<ScorerWorker>(), models: models) { Serializers = serializers }
                 : null;
             var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
             if (processor is not null)
@@ -200,6 +205,8 @@ internal static class RunCommand
 
             using var workersStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
             var workers = new List<(string Role, Task Task)>();
+            if (serializers is not null)
+                Console.WriteLine($"  Values    {serializers.Describe()}");
             if (scoring)
             {
                 Console.WriteLine($"  Models    {(models!.Active is { } active ? $"ensemble version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");

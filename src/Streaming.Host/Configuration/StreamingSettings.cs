@@ -18,6 +18,8 @@ public sealed class TopicSettings
     public string Alerts { get; set; } = TopicNames.Alerts;
     public string DeadLetter { get; set; } = TopicNames.DeadLetter;
 
+    /// <summary>Early (provisional) window results, when <c>Windows:EarlyResults</c> is set; same schema as features.</summary>
+    public string FeatureUpdates { get; set; } = "feature-updates";
 
     /// <summary>
     /// The processor's position per telemetry partition, written inside each output transaction so that position and
@@ -28,7 +30,7 @@ public sealed class TopicSettings
     /// <summary>The topics the sink stores.</summary>
     public IEnumerable<string> Data => [Telemetry, Features, Scores, Alerts, DeadLetter];
 
-    public IEnumerable<string> All => [.. Data, ProcessorOffsets];
+    public IEnumerable<string> All => [.. Data, FeatureUpdates, ProcessorOffsets];
 }
 
 public sealed class WindowSettings
@@ -39,6 +41,9 @@ public sealed class WindowSettings
     public double EwmaAlpha { get; set; } = 0.3;
     public TimeSpan? ExpectedSampleInterval { get; set; }
 
+    /// <summary>Publish provisional results of open windows this often (stream time) to Topics:FeatureUpdates; unset = final only.</summary>
+    public TimeSpan? EarlyResults { get; set; }
+
     public WindowOptions ToOptions() => new()
     {
         Size = Size,
@@ -46,6 +51,7 @@ public sealed class WindowSettings
         Grace = Grace,
         EwmaAlpha = EwmaAlpha,
         ExpectedSampleInterval = ExpectedSampleInterval,
+        EarlyResults = EarlyResults,
     };
 }
 
@@ -216,6 +222,12 @@ public sealed class StreamingSettings
     public Modeling.TrainingSettings Training { get; set; } = new();
     public HttpSettings Http { get; set; } = new();
 
+    /// <summary>The value format the processor writes (<c>Json</c> or <c>Avro</c>); readers accept both.</summary>
+    public Streaming.Contracts.Avro.SerializationOptions Serialization { get; set; } = new();
+
+    /// <summary>Where Avro schema ids come from: a Confluent-compatible Schema Registry when its Url is set, the fixed ids otherwise.</summary>
+    public Streaming.Contracts.Avro.SchemaRegistryOptions SchemaRegistry { get; set; } = new();
+
     public ProcessorSettings ToProcessorSettings() => new()
     {
         Windows = Windows.ToOptions(),
@@ -246,6 +258,16 @@ public sealed class StreamingSettings
         {
             throw new OptionsException("", ex.Message.TrimEnd('.'));
         }
+        try
+        {
+            // Their messages start with the setting's name (Serialization:Format, SchemaRegistry:Url, ...).
+            Serialization.Validated();
+            SchemaRegistry.Validated();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new OptionsException("", ex.Message.TrimEnd('.'));
+        }
         if (Processor.MaxBatch is < 1 or > 100_000)
             throw new OptionsException("Processor:MaxBatch", $"must be 1-100000, was {Processor.MaxBatch}");
         if (Processor.MaxInFlightBatches is < 1 or > 1000)
@@ -259,8 +281,8 @@ public sealed class StreamingSettings
         Http.Validate();
         if (Demo.Rate < 1)
             throw new OptionsException("Demo:Rate", $"must be at least 1 sample/s, was {Demo.Rate}");
-        if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 6)
-            throw new OptionsException("Topics", "must name six distinct, non-empty topics (Telemetry, Features, Scores, Alerts, DeadLetter, ProcessorOffsets)");
+        if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 7)
+            throw new OptionsException("Topics", "must name seven distinct, non-empty topics (Telemetry, Features, Scores, Alerts, DeadLetter, FeatureUpdates, ProcessorOffsets)");
         return this;
     }
 
@@ -282,7 +304,15 @@ public sealed class StreamingSettings
         if (overrides is not null)
             builder.AddInMemoryCollection(overrides);
         var settings = new StreamingSettings();
-        builder.Build().Bind(settings);
+        try
+        {
+            builder.Build().Bind(settings);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the setting and the value ("... 'Protobuf' at 'Serialization:Format' to type ...").
+            throw new OptionsException("", ex.Message.TrimEnd('.'));
+        }
         return settings.Validated();
     }
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Confluent.Kafka;
 using Streaming.Contracts;
 using Streaming.Host.Configuration;
@@ -14,10 +13,17 @@ internal readonly record struct PendingMessage(string Topic, Message<string?, by
 
 /// <summary>
 /// Turns a <see cref="PartitionProcessor"/>'s outputs into Kafka messages (features, scores, alerts, predictions, dead
-/// letters) collected in <see cref="Pending"/> until the worker publishes the batch, and counts them.
+/// letters) collected in <see cref="Pending"/> until the worker publishes the batch, and counts them. Values are written by
+/// <paramref name="serializers"/> (JSON unless given: <c>Serialization:Format</c> is applied where they are created, at
+/// start-up); dead letters keep the original record's bytes.
 /// </summary>
-internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounters counters, TimeProvider clock) : IProcessorOutput
+internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounters counters, TimeProvider clock, EventSerializerSet? serializers = null)
+    : IProcessorOutput
 {
+    private readonly EventSerializerSet _serializers = serializers ?? EventSerializerSet.Json;
+
+    public EventSerializerSet Serializers => _serializers;
+
     /// <summary>The record being processed; dead letters point back at it.</summary>
     public ConsumeResult<string?, byte[]>? Current { get; set; }
 
@@ -44,7 +50,15 @@ internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounter
         Pending.Add(new PendingMessage(topics.Features, new Message<string?, byte[]>
         {
             Key = window.Entity,
-            Value = JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent),
+            Value = _serializers.Features.Serialize(window.ToEvent()),
+        }));
+
+    // Same schema (and, with Avro, the features subject's id) as the final results.
+    public void WindowUpdated(ClosedWindow window) =>
+        Pending.Add(new PendingMessage(topics.FeatureUpdates, new Message<string?, byte[]>
+        {
+            Key = window.Entity,
+            Value = _serializers.Features.Serialize(window.ToEvent()),
         }));
 
     public void Scored(WindowAssessment assessment)
@@ -67,7 +81,7 @@ internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounter
             Pending.Add(new PendingMessage(topics.Scores, new Message<string?, byte[]>
             {
                 Key = score.Entity,
-                Value = JsonSerializer.SerializeToUtf8Bytes(score, ContractsJsonContext.Default.ScoreEvent),
+                Value = _serializers.Scores.Serialize(score),
             }));
     }
 
@@ -77,7 +91,7 @@ internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounter
         Pending.Add(new PendingMessage(topics.Alerts, new Message<string?, byte[]>
         {
             Key = prediction.Entity,
-            Value = JsonSerializer.SerializeToUtf8Bytes(prediction, ContractsJsonContext.Default.DowntimePredictionEvent),
+            Value = _serializers.Predictions.Serialize(prediction),
         }));
     }
 
@@ -87,7 +101,7 @@ internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounter
         Pending.Add(new PendingMessage(topics.Alerts, new Message<string?, byte[]>
         {
             Key = alert.Entity,
-            Value = JsonSerializer.SerializeToUtf8Bytes(alert, ContractsJsonContext.Default.AnomalyEvent),
+            Value = _serializers.Anomalies.Serialize(alert),
         }));
     }
 }

@@ -112,6 +112,13 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
     /// <summary>Test hook: runs on the publisher before each batch is published (a slow publisher, to cause back-pressure).</summary>
     internal Action? BeforePublish { get; set; }
 
+    /// <summary>
+    /// The serializers for features, scores and alerts, created once at start-up (<see cref="EventSerializerSet.CreateAsync"/>,
+    /// which registers the schemas when a Schema Registry is configured). Null: created from the settings when the worker
+    /// starts (no network with JSON or fixed Avro ids).
+    /// </summary>
+    public EventSerializerSet? Serializers { get; init; }
+
     /// <summary>Partitions currently owned.</summary>
     public int AssignedPartitions => Volatile.Read(ref _assignedCount);
 
@@ -150,7 +157,8 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
         consumer.Subscribe(InputTopic);
         OnStart();
 
-        var output = new KafkaProcessorOutput(Settings.Topics, Counters, Clock);
+        var output = new KafkaProcessorOutput(Settings.Topics, Counters, Clock,
+            Serializers ?? EventSerializerSet.CreateAsync(Settings, CancellationToken.None).GetAwaiter().GetResult());
         try
         {
             while (!cancellationToken.IsCancellationRequested)

@@ -61,6 +61,7 @@ internal sealed class ProcessorWorker : PartitionWorker<ProcessorWorker.Partitio
         }
         ApplyIdlePolicy(state, now);
         Counters.AddWindows(state.Processor.EmitClosed(output));
+        state.Processor.EmitUpdates(output);
     }
 
     // Time spent paused by back-pressure is not idleness: the input was there, this worker just did not read it.

@@ -1,7 +1,7 @@
-using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Streaming.Contracts;
+using Streaming.Contracts.Avro;
 using Streaming.Host.Configuration;
 using Streaming.Kafka;
 using Streaming.Models.Pipeline;
@@ -12,8 +12,8 @@ using Streaming.Processing.Windows;
 namespace Streaming.Host.Pipeline;
 
 /// <summary>
-/// The scorer role (<c>Processor:Scoring=Separate</c>): consumes the features topic (read_committed), turns each record
-/// back into its <see cref="ClosedWindow"/>, and runs the partition's <see cref="ScoringStage"/> (scorer → alert lifecycle →
+/// The scorer role (<c>Processor:Scoring=Separate</c>): consumes the features topic (read_committed, JSON or Avro), turns each
+/// record back into its <see cref="ClosedWindow"/>, and runs the partition's <see cref="ScoringStage"/> (scorer → alert lifecycle →
 /// downtime prediction), publishing scores, alerts and predictions. Features are keyed by entity, so one entity's windows
 /// arrive in one partition in the order the processor closed them, and the per-entity scoring state matches an inline
 /// run's. Exactly-once and state restore by replay, as the processor (<see cref="PartitionWorker{TState}"/>).
@@ -21,6 +21,7 @@ namespace Streaming.Host.Pipeline;
 internal sealed class ScorerWorker : PartitionWorker<ScorerWorker.PartitionState>
 {
     private readonly ProcessorSettings _processorSettings;
+    private readonly EventDeserializer<FeatureVectorEvent> _features;
 
     /// <param name="models">The model versions to score with; null scores with the statistical baseline alone.</param>
     public ScorerWorker(StreamingSettings settings, KafkaCluster kafka, PipelineCounters counters, TimeProvider clock, ILogger logger,
@@ -28,6 +29,7 @@ internal sealed class ScorerWorker : PartitionWorker<ScorerWorker.PartitionState
         : base(settings, kafka, counters, clock, logger, instanceId)
     {
         _processorSettings = (models is null ? settings.ToProcessorSettings() : settings.ToProcessorSettings(models)).Validated();
+        _features = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, EventSerializers.CreateSchemaIds(settings.SchemaRegistry));
     }
 
     protected override string Role => "scorer";
@@ -42,44 +44,21 @@ internal sealed class ScorerWorker : PartitionWorker<ScorerWorker.PartitionState
 
     protected override void ProcessRecord(PartitionState state, ConsumeResult<string?, byte[]> record, IProcessorOutput output, DateTimeOffset now, bool replaying)
     {
-        if (!TryDecode(record.Message.Value, out var window, out var problem))
+        // JSON or Avro (Confluent wire format), detected per record, as the processor's Serialization:Format wrote it. An
+        // Avro schema id this process has not seen is fetched from the registry; if that fails the worker stops (fatal).
+        var read = _features.ReadAsync(record.Message.Value ?? [], CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        if (!read.Success)
         {
             // Not a feature vector this version understands: dead-lettered with the reason, never skipped silently.
-            output.Rejected(new Rejection(RejectionReason.MalformedJson, $"features record is not a feature vector: {problem}"));
+            output.Rejected(new Rejection(RejectionReason.UndecodableEvent, $"features record is not a feature vector: {read.Error}"));
             return;
         }
-        state.Stage.Score(window, output);
+        state.Stage.Score(ClosedWindow.FromEvent(read.Value), output);
     }
 
     protected override void AfterBatch(PartitionState state, DateTimeOffset now, IProcessorOutput output, bool replaying)
     {
         // Scoring emits as each window arrives; nothing waits for the end of a batch.
-    }
-
-    private static bool TryDecode(byte[]? value, out ClosedWindow window, out string problem)
-    {
-        window = null!;
-        problem = "";
-        if (value is null || value.Length == 0)
-        {
-            problem = "empty value";
-            return false;
-        }
-        try
-        {
-            if (JsonSerializer.Deserialize(value, ContractsJsonContext.Default.FeatureVectorEvent) is not { Entity: { Length: > 0 }, Features: not null } e)
-            {
-                problem = "missing entity or features";
-                return false;
-            }
-            window = ClosedWindow.FromEvent(e);
-            return true;
-        }
-        catch (JsonException ex)
-        {
-            problem = ex.Message;
-            return false;
-        }
     }
 
     internal sealed class PartitionState(ScoringStage stage) : PartitionWorkerState

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text;
-using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Streaming.Contracts;
+using Streaming.Contracts.Avro;
 using Streaming.Host.Configuration;
 using Streaming.Kafka;
 using Streaming.Storage;
@@ -15,13 +15,38 @@ namespace Streaming.Host.Pipeline;
 /// TimescaleDB in batches. Exactly-once into the database: each batch's next offsets are stored in the same transaction as
 /// its rows, and on assignment the consumer seeks to the stored offsets, so a crash neither loses nor duplicates a row.
 /// When the database is unreachable the sink pauses its partitions, backs off, retries the same batch and resumes.
+/// Features, scores and alerts are read in either format, per record (Avro in the Confluent wire format, or JSON); a record
+/// that is neither becomes a dead-letter row (reason <c>undecodable_event</c>) in the same transaction, and is counted.
 /// </summary>
-internal sealed partial class SinkWorker(
-    StreamingSettings settings, KafkaCluster kafka, TimescaleWriter writer, PipelineCounters counters, TimeProvider clock, ILogger logger)
+internal sealed partial class SinkWorker
 {
+    private readonly StreamingSettings settings;
+    private readonly KafkaCluster kafka;
+    private readonly TimescaleWriter writer;
+    private readonly PipelineCounters counters;
+    private readonly TimeProvider clock;
+    private readonly ILogger logger;
     private readonly ConcurrentDictionary<string, long> _recordsByTopic = new(StringComparer.Ordinal);
-    private static readonly byte[] DowntimeKind = Encoding.UTF8.GetBytes($"\"kind\":\"{DowntimePredictionEvent.KindName}\"");
     private readonly SinkBatch _batch = new();
+    private readonly ISchemaIdProvider _schemaIds;
+    private readonly EventDeserializer<FeatureVectorEvent> _features;
+    private readonly EventDeserializer<ScoreEvent> _scores;
+    private readonly AlertRecordReader _alerts;
+
+    public SinkWorker(StreamingSettings settings, KafkaCluster kafka, TimescaleWriter writer, PipelineCounters counters, TimeProvider clock, ILogger logger)
+    {
+        this.settings = settings;
+        this.kafka = kafka;
+        this.writer = writer;
+        this.counters = counters;
+        this.clock = clock;
+        this.logger = logger;
+        // Fixed ids without a registry; with one, ids this process has not seen are fetched once and cached.
+        _schemaIds = EventSerializers.CreateSchemaIds(settings.SchemaRegistry);
+        _features = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, _schemaIds);
+        _scores = new EventDeserializer<ScoreEvent>(AvroContracts.Score, _schemaIds);
+        _alerts = new AlertRecordReader(_schemaIds);
+    }
 
     /// <summary>Records per topic whose rows (if any) are committed to the database.</summary>
     public long RecordsWritten(string topic) => _recordsByTopic.GetValueOrDefault(topic);
@@ -63,7 +88,7 @@ internal sealed partial class SinkWorker(
                 }
                 if (records.Count == 0)
                     continue;
-                BuildBatch(records);
+                BuildBatch(records, cancellationToken);
                 var offsets = records.GroupBy(r => (r.Topic, r.Partition.Value))
                     .Select(g => new SourceOffset(g.Key.Topic, g.Key.Value, g.Max(r => r.Offset.Value) + 1))
                     .ToList();
@@ -85,6 +110,7 @@ internal sealed partial class SinkWorker(
         finally
         {
             consumer.Close();
+            (_schemaIds as IDisposable)?.Dispose();
         }
     }
 
@@ -142,7 +168,7 @@ internal sealed partial class SinkWorker(
         }
     }
 
-    private void BuildBatch(List<ConsumeResult<string?, byte[]>> records)
+    private void BuildBatch(List<ConsumeResult<string?, byte[]>> records, CancellationToken cancellationToken)
     {
         _batch.Clear();
         var topics = settings.Topics;
@@ -150,26 +176,94 @@ internal sealed partial class SinkWorker(
         foreach (var record in records)
         {
             var value = record.Message.Value ?? [];
+            if (record.Topic == topics.Telemetry)
+            {
+                AddTelemetry(value, record.Message.Timestamp.UnixTimestampMs, limits);
+            }
+            else if (record.Topic == topics.Features)
+            {
+                var read = ReadWithRetry(_features, value, cancellationToken);
+                if (read.Success)
+                    AddFeatures(read.Value);
+                else
+                    AddUndecodable(record, read.Error);
+            }
+            else if (record.Topic == topics.Scores)
+            {
+                var read = ReadWithRetry(_scores, value, cancellationToken);
+                if (read.Success)
+                    AddScore(read.Value);
+                else
+                    AddUndecodable(record, read.Error);
+            }
+            else if (record.Topic == topics.Alerts)
+            {
+                var alert = ReadAlertWithRetry(value, cancellationToken);
+                // The payload column holds the JSON contract: the record itself when it is JSON, re-encoded when it is Avro.
+                if (alert.Anomaly is { } anomaly)
+                    AddAlert(anomaly, alert.Format == SerializationFormat.Json ? Encoding.UTF8.GetString(value) : Encoding.UTF8.GetString(alert.ToJson()));
+                else if (alert.Prediction is { } prediction)
+                    AddPrediction(prediction, alert.Format == SerializationFormat.Json ? Encoding.UTF8.GetString(value) : Encoding.UTF8.GetString(alert.ToJson()));
+                else
+                    AddUndecodable(record, alert.Error ?? "unreadable alert record");
+            }
+            else if (record.Topic == topics.DeadLetter)
+            {
+                AddDeadLetter(record);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A record of our own topics that breaks its contract: kept, with the reason, as a dead-letter row written in the same
+    /// transaction as the batch (so exactly once), counted, and logged; never fatal.
+    /// </summary>
+    private void AddUndecodable(ConsumeResult<string?, byte[]> record, string reason)
+    {
+        counters.AddRejected(RejectionReason.UndecodableEvent);
+        LogUnreadable(logger, record.Topic, record.Partition.Value, record.Offset.Value, reason);
+        _batch.DeadLetters.Add(new DeadLetterRow(record.Message.Timestamp.UtcDateTime, record.Topic, record.Partition.Value, record.Offset.Value,
+            RejectionReason.UndecodableEvent.ToCode(), reason, record.Message.Value ?? []));
+    }
+
+    /// <summary>
+    /// Decodes a value; completes without waiting unless a Schema Registry id must be fetched. While the registry cannot be
+    /// reached the sink waits and retries (the record is fine, its schema is just out of reach); an id the registry does not
+    /// know is a failed read, not a wait.
+    /// </summary>
+    private EventReadResult<T> ReadWithRetry<T>(EventDeserializer<T> deserializer, byte[] value, CancellationToken cancellationToken)
+    {
+        var pending = deserializer.ReadAsync(value, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+            return pending.Result;
+        return RetryRegistry(() => deserializer.ReadAsync(value, cancellationToken), pending, cancellationToken);
+    }
+
+    private AlertRecord ReadAlertWithRetry(byte[] value, CancellationToken cancellationToken)
+    {
+        var pending = _alerts.ReadAsync(value, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+            return pending.Result;
+        return RetryRegistry(() => _alerts.ReadAsync(value, cancellationToken), pending, cancellationToken);
+    }
+
+    private TResult RetryRegistry<TResult>(Func<ValueTask<TResult>> read, ValueTask<TResult> first, CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(200);
+        var attempt = first;
+        while (true)
+        {
             try
             {
-                if (record.Topic == topics.Telemetry)
-                    AddTelemetry(value, record.Message.Timestamp.UnixTimestampMs, limits);
-                else if (record.Topic == topics.Features)
-                    AddFeatures(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.FeatureVectorEvent)!);
-                else if (record.Topic == topics.Scores)
-                    AddScore(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.ScoreEvent)!);
-                else if (record.Topic == topics.Alerts && value.AsSpan().IndexOf(DowntimeKind) >= 0)
-                    AddPrediction(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.DowntimePredictionEvent)!, value);
-                else if (record.Topic == topics.Alerts)
-                    AddAlert(JsonSerializer.Deserialize(value, ContractsJsonContext.Default.AnomalyEvent)!, value);
-                else if (record.Topic == topics.DeadLetter)
-                    AddDeadLetter(record);
+                return attempt.AsTask().GetAwaiter().GetResult();
             }
-            catch (JsonException ex)
+            catch (Exception ex) when (ex is HttpRequestException or SchemaRegistryException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                // Our own topics carry our own contracts; a record that breaks one is counted and skipped, never fatal.
-                counters.AddRejected(RejectionReason.MalformedJson);
-                LogUnreadable(logger, record.Topic, record.Partition.Value, record.Offset.Value, ex.Message);
+                LogRegistryUnavailable(logger, backoff.TotalSeconds, ex.Message);
+                cancellationToken.WaitHandle.WaitOne(backoff);
+                cancellationToken.ThrowIfCancellationRequested();
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, settings.Sink.MaxBackoff.Ticks));
+                attempt = read();
             }
         }
     }
@@ -197,15 +291,15 @@ internal sealed partial class SinkWorker(
     private void AddScore(ScoreEvent e) =>
         _batch.Scores.Add(new ScoreRow(e.WindowEnd, e.Entity, e.Model, e.ModelVersion, e.Score, e.Threshold, e.IsAnomaly));
 
-    private void AddAlert(AnomalyEvent e, byte[] raw) =>
+    private void AddAlert(AnomalyEvent e, string payload) =>
         _batch.Alerts.Add(new AlertRow(e.AlertId, e.WindowEnd, e.Entity, e.Kind, e.Status, e.Severity, e.Score, e.Threshold, e.Model,
-            e.ModelVersion, e.Contributors.Count > 0 ? e.Contributors[0].Metric : null, Encoding.UTF8.GetString(raw)));
+            e.ModelVersion, e.Contributors.Count > 0 ? e.Contributors[0].Metric : null, payload));
 
-    private void AddPrediction(DowntimePredictionEvent e, byte[] raw)
+    private void AddPrediction(DowntimePredictionEvent e, string payload)
     {
         double At(double minutes) => e.Horizons.Where(h => h.Minutes >= minutes).MinBy(h => h.Minutes)?.Probability ?? 0;
         _batch.Predictions.Add(new PredictionRow(e.WindowEnd, e.Entity, e.Model, e.ModelVersion, e.TimeToDowntimeSeconds, At(5), At(15), At(30),
-            e.Contributors.Count > 0 ? e.Contributors[0].Metric : null, Encoding.UTF8.GetString(raw)));
+            e.Contributors.Count > 0 ? e.Contributors[0].Metric : null, payload));
     }
 
     private void AddDeadLetter(ConsumeResult<string?, byte[]> record)
@@ -230,6 +324,9 @@ internal sealed partial class SinkWorker(
     [LoggerMessage(Level = LogLevel.Information, Message = "Database reachable again; sink resumed")]
     private static partial void LogRecovered(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Unreadable record on {Topic}[{Partition}]@{Offset} skipped: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Schema Registry unavailable; sink retrying in {Seconds:0.0} s: {Reason}")]
+    private static partial void LogRegistryUnavailable(ILogger logger, double seconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Undecodable record on {Topic}[{Partition}]@{Offset} kept as a dead-letter row: {Reason}")]
     private static partial void LogUnreadable(ILogger logger, string topic, int partition, long offset, string reason);
 }

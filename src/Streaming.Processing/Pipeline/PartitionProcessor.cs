@@ -40,6 +40,11 @@ public interface IProcessorOutput
 
     void WindowClosed(ClosedWindow window);
 
+    /// <summary>A provisional result of a window still open (early results on); outputs that do not publish them ignore it.</summary>
+    void WindowUpdated(ClosedWindow window)
+    {
+    }
+
     void Scored(WindowAssessment assessment);
 
     void Alert(AnomalyEvent alert);
@@ -104,6 +109,16 @@ public sealed class PartitionProcessor
 
     /// <summary>Moves stream time forward (idle policy or end of input) so the windows it passes close.</summary>
     public void AdvanceStreamTime(long timestampMs) => _windows.AdvanceStreamTime(timestampMs);
+
+    /// <summary>Emits early (provisional) results of open windows when they are due; they are not scored.</summary>
+    public int EmitUpdates(IProcessorOutput output)
+    {
+        _closed.Clear();
+        var count = _windows.CollectUpdates(_closed);
+        foreach (var window in _closed)
+            output.WindowUpdated(window);
+        return count;
+    }
 
     /// <summary>Emits every window that has closed, with its score and any alert change when scoring inline.</summary>
     public int EmitClosed(IProcessorOutput output)

@@ -13,8 +13,11 @@ public enum AddOutcome
     Duplicate,
 }
 
-/// <summary>A closed window's features for one entity.</summary>
-public sealed record ClosedWindow(string Entity, WindowBounds Bounds, int SampleCount, MetricFeatures[] Features)
+/// <summary>
+/// A window's features for one entity: the final result once it has closed, or, with early results on, a provisional
+/// (<see cref="IsFinal"/> false) snapshot of a window still open.
+/// </summary>
+public sealed record ClosedWindow(string Entity, WindowBounds Bounds, int SampleCount, MetricFeatures[] Features, bool IsFinal = true)
 {
     public FeatureVectorEvent ToEvent() => new(Entity, Bounds.Start, Bounds.End, SampleCount, Features);
 
@@ -44,6 +47,7 @@ public sealed class WindowAggregator
 
     private readonly Predicate<long> _isBeforeCutoff;
     private long _pruneCutoff;
+    private long _nextUpdateMs = long.MinValue;
 
     public WindowAggregator(WindowOptions options)
     {
@@ -92,6 +96,7 @@ public sealed class WindowAggregator
                 _open[key] = state;
             }
             state.SampleCount++;
+            state.ChangedSinceUpdate = true;
             var t = (ts - start) / 1000.0;
             foreach (var metric in metrics)
                 state.Add(MetricId(metric.Name), t, metric.Value, _options.EwmaAlpha);
@@ -125,11 +130,37 @@ public sealed class WindowAggregator
         {
             var state = _open[key];
             _open.Remove(key);
-            output.Add(state.ToClosedWindow(new WindowBounds(key.StartMs, key.StartMs + _sizeMs), _metricNames, _options));
+            output.Add(state.ToClosedWindow(new WindowBounds(key.StartMs, key.StartMs + _sizeMs), _metricNames, _options, isFinal: true));
             state.ReleaseBuffers();
             _pool.Push(state);
         }
         PruneSeenTimestamps();
+        return _closing.Count;
+    }
+
+    /// <summary>
+    /// With early results on, appends a provisional result of every open window that received data since its last one, at
+    /// most once per <see cref="WindowOptions.EarlyResults"/> of stream time; windows that have closed are left to
+    /// <see cref="CollectClosed"/>, so a window's last word is always its final result.
+    /// </summary>
+    public int CollectUpdates(List<ClosedWindow> output)
+    {
+        if (_options.EarlyResultsMs is not { } everyMs || StreamTimeMs < _nextUpdateMs || StreamTimeMs == long.MinValue)
+            return 0;
+        _nextUpdateMs = StreamTimeMs > long.MaxValue - everyMs ? long.MaxValue : (FloorDiv(StreamTimeMs, everyMs) + 1) * everyMs;
+        _closing.Clear();
+        foreach (var (key, state) in _open)
+        {
+            if (state.ChangedSinceUpdate && key.StartMs + _sizeMs + _graceMs > StreamTimeMs)
+                _closing.Add(key);
+        }
+        _closing.Sort(static (a, b) => a.StartMs != b.StartMs ? a.StartMs.CompareTo(b.StartMs) : string.CompareOrdinal(a.Entity, b.Entity));
+        foreach (var key in _closing)
+        {
+            var state = _open[key];
+            state.ChangedSinceUpdate = false;
+            output.Add(state.ToClosedWindow(new WindowBounds(key.StartMs, key.StartMs + _sizeMs), _metricNames, _options, isFinal: false));
+        }
         return _closing.Count;
     }
 
@@ -170,11 +201,15 @@ public sealed class WindowAggregator
 
         public int SampleCount { get; set; }
 
+        /// <summary>Received data since its last early result (or since it opened).</summary>
+        public bool ChangedSinceUpdate { get; set; }
+
         public void Reset(string entity, long startMs)
         {
             Entity = entity;
             StartMs = startMs;
             SampleCount = 0;
+            ChangedSinceUpdate = false;
             Array.Clear(_metrics, 0, _metricCount);
             _metricCount = 0;
         }
@@ -207,7 +242,7 @@ public sealed class WindowAggregator
             buffer[index] = value;
         }
 
-        public ClosedWindow ToClosedWindow(WindowBounds bounds, List<string> metricNames, WindowOptions options)
+        public ClosedWindow ToClosedWindow(WindowBounds bounds, List<string> metricNames, WindowOptions options, bool isFinal)
         {
             var present = 0;
             for (var i = 0; i < _metricCount; i++)
@@ -231,7 +266,7 @@ public sealed class WindowAggregator
                     expected is { } e ? Math.Clamp(1 - acc.Count / e, 0, 1) : null);
             }
             Array.Sort(features, static (a, b) => string.CompareOrdinal(a.Metric, b.Metric));
-            return new ClosedWindow(Entity, bounds, SampleCount, features);
+            return new ClosedWindow(Entity, bounds, SampleCount, features, isFinal);
         }
 
         public void ReleaseBuffers()

@@ -18,11 +18,19 @@ public sealed record WindowOptions
     /// <summary>The producers' sampling interval, if known; enables the missing-ratio feature.</summary>
     public TimeSpan? ExpectedSampleInterval { get; init; }
 
+    /// <summary>
+    /// Early (updating) results: every this much stream time, each open window that received data since its last update is
+    /// emitted as a provisional result. Null (the default) emits only the one final result per window.
+    /// </summary>
+    public TimeSpan? EarlyResults { get; init; }
+
     public long SizeMs => (long)Size.TotalMilliseconds;
 
     public long AdvanceMs => (long)(Advance ?? Size).TotalMilliseconds;
 
     public long GraceMs => (long)Grace.TotalMilliseconds;
+
+    public long? EarlyResultsMs => EarlyResults is { } early ? (long)early.TotalMilliseconds : null;
 
     /// <summary>Throws with a message naming the setting when the options cannot work.</summary>
     public WindowOptions Validated()
@@ -37,6 +45,8 @@ public sealed record WindowOptions
             throw new ArgumentException($"Windows:EwmaAlpha must be in (0, 1], was {EwmaAlpha}.");
         if (ExpectedSampleInterval is { } interval && interval <= TimeSpan.Zero)
             throw new ArgumentException($"Windows:ExpectedSampleInterval must be positive when set, was {interval}.");
+        if (EarlyResults is { } every && (every <= TimeSpan.Zero || every.TotalMilliseconds % 1 != 0))
+            throw new ArgumentException($"Windows:EarlyResults must be a positive whole number of milliseconds when set (or unset for final results only), was {every}.");
         return this;
     }
 }

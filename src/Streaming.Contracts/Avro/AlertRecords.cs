@@ -1,0 +1,118 @@
+using System.Text.Json;
+
+namespace Streaming.Contracts.Avro;
+
+/// <summary>
+/// One record of the <c>alerts</c> topic, decoded: an anomaly event or a downtime prediction (exactly one is set), or
+/// why the record could not be read.
+/// </summary>
+internal readonly record struct AlertRecord(AnomalyEvent? Anomaly, DowntimePredictionEvent? Prediction, string? Error, SerializationFormat Format)
+{
+    public bool Success => Error is null;
+
+    /// <summary>The event as its JSON contract (what a JSON run writes), whichever format it arrived in.</summary>
+    public byte[] ToJson() => Anomaly is not null
+        ? JsonSerializer.SerializeToUtf8Bytes(Anomaly, ContractsJsonContext.Default.AnomalyEvent)
+        : Prediction is not null
+            ? JsonSerializer.SerializeToUtf8Bytes(Prediction, ContractsJsonContext.Default.DowntimePredictionEvent)
+            : throw new InvalidOperationException($"No event to write: {Error}");
+}
+
+/// <summary>
+/// Reads <c>alerts</c> records in either format and tells the two record types apart by what the record says it is:
+/// the writer schema's record name for Avro (<c>streaming.v1.AnomalyEvent</c> or <c>streaming.v1.DowntimePredictionEvent</c>),
+/// the top-level <c>kind</c> field for JSON. Bad input is a failed result with a message, never an exception; only an
+/// unreachable Schema Registry (when an unknown id must be fetched) throws.
+/// </summary>
+internal sealed class AlertRecordReader(ISchemaIdProvider ids)
+{
+    private readonly EventDeserializer<AnomalyEvent> _anomalies = new(AvroContracts.Anomaly, ids);
+    private readonly EventDeserializer<DowntimePredictionEvent> _predictions = new(AvroContracts.DowntimePrediction, ids);
+
+    public async ValueTask<AlertRecord> ReadAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    {
+        if (!value.IsEmpty && value.Span[0] == ConfluentWireFormat.MagicByte)
+            return await ReadAvroAsync(value, cancellationToken).ConfigureAwait(false);
+        if (!TryReadJsonKind(value.Span, out var kind, out var error))
+            return new AlertRecord(null, null, error, SerializationFormat.Json);
+        return kind switch
+        {
+            AnomalyEvent.KindName => From(_anomalies.Read(value.Span)),
+            DowntimePredictionEvent.KindName => From(_predictions.Read(value.Span)),
+            _ => new AlertRecord(null, null,
+                $"alert kind '{kind}' is neither '{AnomalyEvent.KindName}' nor '{DowntimePredictionEvent.KindName}'", SerializationFormat.Json),
+        };
+    }
+
+    private async ValueTask<AlertRecord> ReadAvroAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    {
+        if (!ConfluentWireFormat.TryReadHeader(value.Span, out var id, out _, out var error))
+            return new AlertRecord(null, null, error, SerializationFormat.Avro);
+        var lookup = ids.TryGetKnownSchema(id, out var known)
+            ? new SchemaLookup(known, null)
+            : await ids.LookupAsync(id, cancellationToken).ConfigureAwait(false);
+        if (!lookup.Found)
+            return new AlertRecord(null, null, lookup.Error, SerializationFormat.Avro);
+        var name = (lookup.Schema as NamedSchema)?.FullName;
+        if (name == AvroContracts.Anomaly.FullName)
+            return From(await _anomalies.ReadAsync(value, cancellationToken).ConfigureAwait(false));
+        if (name == AvroContracts.DowntimePrediction.FullName)
+            return From(await _predictions.ReadAsync(value, cancellationToken).ConfigureAwait(false));
+        return new AlertRecord(null, null,
+            $"schema id {id} is {lookup.Schema.DisplayName}, not an alert record ({AvroContracts.Anomaly.FullName} or {AvroContracts.DowntimePrediction.FullName})",
+            SerializationFormat.Avro);
+    }
+
+    private static AlertRecord From(EventReadResult<AnomalyEvent> read) => read.Success
+        ? new AlertRecord(read.Value, null, null, read.Format)
+        : new AlertRecord(null, null, read.Error, read.Format);
+
+    private static AlertRecord From(EventReadResult<DowntimePredictionEvent> read) => read.Success
+        ? new AlertRecord(null, read.Value, null, read.Format)
+        : new AlertRecord(null, null, read.Error, read.Format);
+
+    /// <summary>The top-level <c>kind</c> string of a JSON object, read without deserializing the event.</summary>
+    internal static bool TryReadJsonKind(ReadOnlySpan<byte> json, out string? kind, out string? error)
+    {
+        kind = null;
+        error = null;
+        if (json.StartsWith("\uFEFF"u8))
+            json = json[3..];
+        var first = json.IndexOfAnyExcept(" \t\r\n"u8);
+        if (first < 0 || json[first] != (byte)'{')
+        {
+            error = json.IsEmpty
+                ? "empty value: neither the Avro wire format nor JSON"
+                : $"value starts with byte 0x{json[0]:X2}: neither the Avro wire format (magic byte 0) nor a JSON object";
+            return false;
+        }
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+        try
+        {
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isKind = reader.ValueTextEquals("kind"u8);
+                reader.Read();
+                if (isKind)
+                {
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        error = $"alert 'kind' must be a string, found {reader.TokenType}";
+                        return false;
+                    }
+                    kind = reader.GetString();
+                    return true;
+                }
+                reader.Skip();
+            }
+            error = "alert record has no 'kind' field (anomaly or downtime_prediction)";
+            return false;
+        }
+        catch (JsonException ex)
+        {
+            error = $"JSON alert is invalid: {ex.Message}";
+            return false;
+        }
+    }
+}
