@@ -1,5 +1,9 @@
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Streaming.Contracts;
+using Streaming.Contracts.Avro;
 using Streaming.Host.Cli;
 using Streaming.Host.Configuration;
 using Streaming.Host.Pipeline;
@@ -92,6 +96,95 @@ public sealed class ScorerRoleTests
         Assert.That(restarted.Replayed, Is.EqualTo(crashing.Processed), "the restart rebuilt scoring state from exactly the committed feature records");
         AssertSameAsInline(outputs);
     }
+
+    [Test]
+    public async Task With_avro_on_the_wire_the_scorer_reads_avro_features_and_gives_the_inline_events()
+    {
+        var settings = await CreateTopicsAsync("separate_avro", ScoringMode.Separate);
+        settings.Serialization.Format = SerializationFormat.Avro;
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var processor = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("processor"), "avro");
+        var scorer = new ScorerWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("scorer"), "avro");
+        var tasks = Task.WhenAll(processor.RunAsync(stop.Token), scorer.RunAsync(stop.Token));
+        await WaitForAsync(() => processor.Processed >= _samples.Count, tasks, stop.Token);
+        await WaitForAsync(() => scorer.Processed >= _windows, tasks, stop.Token);
+        var features = await ReadValuesAsync(settings.Topics.Features);
+        var scores = await ReadValuesAsync(settings.Topics.Scores);
+        var alerts = await ReadValuesAsync(settings.Topics.Alerts);
+        await stop.CancelAsync();
+        await tasks;
+
+        Assert.That(features.Concat(scores).Concat(alerts).All(v => v.Length > 5 && v[0] == 0), Is.True, "every value is in the Avro wire format");
+        Assert.That(counters.Rejected, Is.Zero, "the scorer decoded every Avro feature vector");
+        var (actualFeatures, expectedFeatures) = (await Normalized(features, Feature), await Normalized(Utf8(_inline.Features), Feature));
+        var (actualScores, expectedScores) = (await Normalized(scores, Score), await Normalized(Utf8(_inline.Scores), Score));
+        var (actualAlerts, expectedAlerts) = (await Normalized(alerts, Alert), await Normalized(Utf8(_inline.Alerts), Alert));
+        Assert.Multiple(() =>
+        {
+            Assert.That(BackpressureTests.Difference(actualFeatures, expectedFeatures), Is.Empty, "the same feature vectors");
+            Assert.That(BackpressureTests.Difference(actualScores, expectedScores), Is.Empty, "the same scores");
+            Assert.That(BackpressureTests.Difference(actualAlerts, expectedAlerts), Is.Empty, "the same alert events");
+        });
+    }
+
+    private static List<byte[]> Utf8(List<string> values) => values.Select(Encoding.UTF8.GetBytes).ToList();
+
+    /// <summary>Each value decoded (JSON or Avro) and written back as its JSON contract, so both formats compare.</summary>
+    private static async Task<List<string>> Normalized(List<byte[]> values, Func<byte[], ValueTask<string>> decode)
+    {
+        var decoded = new List<string>(values.Count);
+        foreach (var value in values)
+            decoded.Add(await decode(value));
+        return decoded;
+    }
+
+    private static async ValueTask<string> Feature(byte[] value)
+    {
+        var read = await new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        return read.Success ? JsonSerializer.Serialize(read.Value, ContractsJsonContext.Default.FeatureVectorEvent) : $"unreadable: {read.Error}";
+    }
+
+    private static async ValueTask<string> Score(byte[] value)
+    {
+        var read = await new EventDeserializer<ScoreEvent>(AvroContracts.Score, FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        return read.Success ? JsonSerializer.Serialize(read.Value, ContractsJsonContext.Default.ScoreEvent) : $"unreadable: {read.Error}";
+    }
+
+    private static async ValueTask<string> Alert(byte[] value)
+    {
+        var read = await new AlertRecordReader(FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        return read.Anomaly is { } anomaly
+            ? JsonSerializer.Serialize(anomaly with { DetectedAt = DateTimeOffset.UnixEpoch }, ContractsJsonContext.Default.AnomalyEvent)
+            : read.Prediction is { } prediction
+                ? JsonSerializer.Serialize(prediction, ContractsJsonContext.Default.DowntimePredictionEvent)
+                : $"unreadable: {read.Error}";
+    }
+
+    /// <summary>Every committed value of a topic, as bytes (Avro is not text).</summary>
+    private static Task<List<byte[]>> ReadValuesAsync(string topic) => Task.Run(() =>
+    {
+        var config = TestStack.Kafka.ConsumerConfig(TestStack.UniqueName("reader"), "reader");
+        config.EnablePartitionEof = true;
+        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
+        var partitions = TestStack.Kafka.Options.Partitions;
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var values = new List<byte[]>();
+        var atEnd = new HashSet<int>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (atEnd.Count < partitions && DateTime.UtcNow < deadline)
+        {
+            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } record)
+                continue;
+            if (record.IsPartitionEOF)
+                atEnd.Add(record.Partition.Value);
+            else
+                values.Add(record.Message.Value);
+        }
+        consumer.Close();
+        Assert.That(atEnd, Has.Count.EqualTo(partitions), $"read {topic} to its end");
+        return values;
+    });
 
     [Test]
     public void Scorer_role_with_inline_scoring_is_refused_naming_the_setting()
