@@ -55,6 +55,12 @@ public static class TelemetryParser
             // Utf8JsonReader reports syntax errors only by throwing; this is the one place a parse failure becomes a result.
             return Reject(out rejection, RejectionReason.MalformedJson, $"invalid JSON at byte {ex.BytePositionInLine}: {FirstSentence(ex.Message)}");
         }
+        catch (InvalidOperationException ex) when (ex.InnerException is System.Text.DecoderFallbackException)
+        {
+            // The reader checks structure, not the bytes inside strings: invalid UTF-8 only surfaces when a string is
+            // decoded. Without this a single such record stopped the processor (found by the bad-input corpus).
+            return Reject(out rejection, RejectionReason.MalformedJson, "invalid UTF-8 inside a string value");
+        }
     }
 
     private static bool TryParseCore(ReadOnlySpan<byte> json, TelemetryLimits limits, DateTimeOffset now,

@@ -23,6 +23,7 @@ internal static class Program
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(LoadCommand.Create());
         return root.Parse(args).InvokeAsync();
     }
 }

@@ -211,6 +211,32 @@ internal sealed class TimescaleWriter
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
+    // Processor outputs (features, scores, alert and prediction events) may arrive more than once (a broker whose
+    // transactions do not hide an aborted batch, or a processor killed between flush and commit): they go through a
+    // staging table and are inserted with ON CONFLICT DO NOTHING against the natural keys of migration 006, so each is
+    // stored once. Raw metrics stay a plain COPY: the sink's own offsets already make them exactly-once.
+    private const string FeatureColumns = "window_start, window_end, entity, metric, sample_count, mean, std, min_value, max_value, first_value, last_value, slope, ewma, p50, p95, rate_of_change, missing_ratio";
+    private const string ScoreColumns = "time, entity, model, model_version, score, threshold, is_anomaly";
+    private const string AlertColumns = "alert_id, time, entity, kind, status, severity, score, threshold, model, model_version, top_metric, payload";
+    private const string PredictionColumns = "time, entity, model, model_version, time_to_downtime_seconds, p_5m, p_15m, p_30m, top_metric, payload";
+
+    private static async Task<NpgsqlBinaryImporter> BeginStagedCopyAsync(NpgsqlConnection connection, string table, string columns, CancellationToken ct)
+    {
+        await using (var create = new NpgsqlCommand($"CREATE TEMP TABLE {table}_stage (LIKE {table}) ON COMMIT DROP", connection))
+        {
+            await create.ExecuteNonQueryAsync(ct);
+        }
+
+        return await connection.BeginBinaryImportAsync($"COPY {table}_stage ({columns}) FROM STDIN (FORMAT BINARY)", ct);
+    }
+
+    private static async Task InsertStagedAsync(NpgsqlConnection connection, string table, string columns, CancellationToken ct)
+    {
+        await using var insert = new NpgsqlCommand(
+            $"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_stage ON CONFLICT DO NOTHING", connection);
+        await insert.ExecuteNonQueryAsync(ct);
+    }
+
     // DateTimeOffset is written as its UTC DateTime: Npgsql only accepts offset-0 values for timestamptz.
     private static async Task<DateTimeOffset> CopyMetricsAsync(NpgsqlConnection connection, List<MetricRow> rows, CancellationToken ct)
     {
@@ -235,9 +261,7 @@ internal sealed class TimescaleWriter
     private static async Task<DateTimeOffset> CopyFeaturesAsync(NpgsqlConnection connection, List<FeatureRow> rows, CancellationToken ct)
     {
         var newest = DateTimeOffset.MinValue;
-        await using var importer = await connection.BeginBinaryImportAsync(
-            "COPY features (window_start, window_end, entity, metric, sample_count, mean, std, min_value, max_value, first_value, last_value, " +
-            "slope, ewma, p50, p95, rate_of_change, missing_ratio) FROM STDIN (FORMAT BINARY)", ct);
+        await using var importer = await BeginStagedCopyAsync(connection, "features", FeatureColumns, ct);
         for (var i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
@@ -263,14 +287,16 @@ internal sealed class TimescaleWriter
         }
 
         await importer.CompleteAsync(ct);
+        // The connection leaves the COPY state only when the importer is disposed (disposing twice is harmless).
+        await importer.DisposeAsync();
+        await InsertStagedAsync(connection, "features", FeatureColumns, ct);
         return newest;
     }
 
     private static async Task<DateTimeOffset> CopyScoresAsync(NpgsqlConnection connection, List<ScoreRow> rows, CancellationToken ct)
     {
         var newest = DateTimeOffset.MinValue;
-        await using var importer = await connection.BeginBinaryImportAsync(
-            "COPY anomaly_scores (time, entity, model, model_version, score, threshold, is_anomaly) FROM STDIN (FORMAT BINARY)", ct);
+        await using var importer = await BeginStagedCopyAsync(connection, "anomaly_scores", ScoreColumns, ct);
         for (var i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
@@ -286,15 +312,16 @@ internal sealed class TimescaleWriter
         }
 
         await importer.CompleteAsync(ct);
+        // The connection leaves the COPY state only when the importer is disposed (disposing twice is harmless).
+        await importer.DisposeAsync();
+        await InsertStagedAsync(connection, "anomaly_scores", ScoreColumns, ct);
         return newest;
     }
 
     private static async Task<DateTimeOffset> CopyAlertsAsync(NpgsqlConnection connection, List<AlertRow> rows, CancellationToken ct)
     {
         var newest = DateTimeOffset.MinValue;
-        await using var importer = await connection.BeginBinaryImportAsync(
-            "COPY alerts (alert_id, time, entity, kind, status, severity, score, threshold, model, model_version, top_metric, payload) " +
-            "FROM STDIN (FORMAT BINARY)", ct);
+        await using var importer = await BeginStagedCopyAsync(connection, "alerts", AlertColumns, ct);
         for (var i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
@@ -315,15 +342,16 @@ internal sealed class TimescaleWriter
         }
 
         await importer.CompleteAsync(ct);
+        // The connection leaves the COPY state only when the importer is disposed (disposing twice is harmless).
+        await importer.DisposeAsync();
+        await InsertStagedAsync(connection, "alerts", AlertColumns, ct);
         return newest;
     }
 
     private static async Task<DateTimeOffset> CopyPredictionsAsync(NpgsqlConnection connection, List<PredictionRow> rows, CancellationToken ct)
     {
         var newest = DateTimeOffset.MinValue;
-        await using var importer = await connection.BeginBinaryImportAsync(
-            "COPY predictions (time, entity, model, model_version, time_to_downtime_seconds, p_5m, p_15m, p_30m, top_metric, payload) " +
-            "FROM STDIN (FORMAT BINARY)", ct);
+        await using var importer = await BeginStagedCopyAsync(connection, "predictions", PredictionColumns, ct);
         for (var i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
@@ -342,6 +370,9 @@ internal sealed class TimescaleWriter
         }
 
         await importer.CompleteAsync(ct);
+        // The connection leaves the COPY state only when the importer is disposed (disposing twice is harmless).
+        await importer.DisposeAsync();
+        await InsertStagedAsync(connection, "predictions", PredictionColumns, ct);
         return newest;
     }
 

@@ -102,6 +102,39 @@ public sealed class TimescaleWriterTests
     }
 
     [Test]
+    public async Task Processor_outputs_delivered_twice_are_stored_once_and_raw_metrics_are_not_deduplicated()
+    {
+        // A processor killed between flushing a batch and committing it repeats that batch's outputs (at-least-once on the
+        // topic): the same features, score and alert event arrive again at later offsets and must not become new rows.
+        var time = new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+        var eventId = Guid.NewGuid();
+        SinkBatch Outputs()
+        {
+            var batch = new SinkBatch();
+            batch.Metrics.Add(new MetricRow(time, "e", "m", 1));
+            batch.Features.Add(new FeatureRow(time, time.AddMinutes(1), "e", "m", 6, 1.5, 0.25, 1, 2, 1.1, 1.9, 0.5, 1.4, null, 1.8, -0.5, null));
+            batch.Scores.Add(new ScoreRow(time.AddMinutes(1), "e", "ensemble", "v1", 2.5, 1, true));
+            batch.Alerts.Add(new AlertRow(Guid.NewGuid(), time.AddMinutes(1), "e", "anomaly", "open", "critical", 2.5, 1, "ensemble", "v1", "m",
+                $$"""{"event_id":"{{eventId}}","status":"open"}"""));
+            batch.Predictions.Add(new PredictionRow(time.AddMinutes(1), "e", "downtime", "v1", 600, 0.1, 0.5, 0.9, "m",
+                $$"""{"event_id":"{{eventId}}","status":"open"}"""));
+            return batch;
+        }
+
+        Assert.That(await Writer.WriteBatchAsync(Outputs(), "g-dup", [new SourceOffset("features", 0, 10)], CancellationToken.None), Is.EqualTo(BatchOutcome.Written));
+        Assert.That(await Writer.WriteBatchAsync(Outputs(), "g-dup", [new SourceOffset("features", 0, 20)], CancellationToken.None), Is.EqualTo(BatchOutcome.Written));
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await Db.CountAsync("features"), Is.EqualTo(1));
+            Assert.That(await Db.CountAsync("anomaly_scores"), Is.EqualTo(1));
+            Assert.That(await Db.CountAsync("alerts"), Is.EqualTo(1));
+            Assert.That(await Db.CountAsync("predictions"), Is.EqualTo(1));
+            Assert.That(await Db.CountAsync("metrics"), Is.EqualTo(2), "raw samples are exactly-once by offsets, not by value: a sample sent twice is two rows");
+        });
+    }
+
+    [Test]
     public async Task A_batch_overlapping_committed_offsets_on_some_partitions_only_is_refused()
     {
         var batch = SampleData.Build(DateTimeOffset.UtcNow, samplesPerMetric: 6);

@@ -51,6 +51,15 @@ public sealed class TelemetryParserTests
         AssertRejection(Rejected($$$"""{"host":"web-1","timestamp":"{{{Iso}}}","cpu_usage":1} {"host":"web-2"}"""), RejectionReason.MalformedJson, "invalid JSON");
 
     [Test]
+    public void Invalid_utf8_inside_a_string_is_rejected_as_malformed_json_instead_of_throwing()
+    {
+        byte[] json = [.. Encoding.UTF8.GetBytes("{\"host\":\"web-1\",\"timestamp\":\"" + Iso + "\",\"cpu_usage\":1,\"site\":\""), 0xC3, 0x28, .. "\"}"u8];
+        var ok = TelemetryParser.TryParse(json, TelemetryLimits.Default, Now, out _, out var rejection);
+        Assert.That(ok, Is.False);
+        AssertRejection(rejection, RejectionReason.MalformedJson, "invalid UTF-8");
+    }
+
+    [Test]
     public void Trailing_whitespace_after_the_object_is_accepted() =>
         Assert.That(Accepted($$$"""{"host":"web-1","timestamp":"{{{Iso}}}","cpu_usage":1}""" + " \r\n").Entity, Is.EqualTo("web-1"));
 

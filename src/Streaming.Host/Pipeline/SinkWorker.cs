@@ -99,8 +99,17 @@ internal sealed partial class SinkWorker
                 counters.AddStageRecords("sink", records.Count);
                 foreach (var g in records.GroupBy(r => r.Topic))
                     _recordsByTopic.AddOrUpdate(g.Key, g.Count(), (_, n) => n + g.Count());
-                // Kafka's committed offsets only feed lag monitoring; the database's decide where the sink resumes.
-                consumer.Commit(offsets.Select(o => new TopicPartitionOffset(o.Topic, o.Partition, o.NextOffset)));
+                // Kafka's committed offsets only feed lag monitoring; the database's decide where the sink resumes. So a
+                // commit that fails while the group coordinator is unreachable is logged, not fatal: the next batch's commit
+                // covers it (a broker outage used to stop the sink here).
+                try
+                {
+                    consumer.Commit(offsets.Select(o => new TopicPartitionOffset(o.Topic, o.Partition, o.NextOffset)));
+                }
+                catch (KafkaException ex) when (!ex.Error.IsFatal)
+                {
+                    LogCommitFailed(logger, ex.Error.Reason);
+                }
                 counters.UpdateLag("sink", consumer);
             }
         }
@@ -320,6 +329,9 @@ internal sealed partial class SinkWorker
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Sink batch overlaps rows already committed; re-reading from the database's offsets: {Reason}")]
     private static partial void LogOffsetConflict(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka offset commit (lag monitoring only; the database holds the sink's position) failed: {Reason}")]
+    private static partial void LogCommitFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database reachable again; sink resumed")]
     private static partial void LogRecovered(ILogger logger);
