@@ -122,6 +122,7 @@ internal static class Reliability
         ["Topics__Alerts"] = settings.Topics.Alerts,
         ["Topics__DeadLetter"] = settings.Topics.DeadLetter,
         ["Topics__ProcessorOffsets"] = settings.Topics.ProcessorOffsets,
+        ["Topics__FeatureUpdates"] = settings.Topics.FeatureUpdates,
         ["Processor__GroupId"] = settings.Processor.GroupId,
         ["Processor__MaxBatch"] = settings.Processor.MaxBatch.ToString(CultureInfo.InvariantCulture),
         ["Processor__IdleMode"] = settings.Processor.IdleMode.ToString(),
