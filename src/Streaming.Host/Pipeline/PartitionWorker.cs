@@ -148,6 +148,9 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
             .SetPartitionsRevokedHandler((_, revoked) => OnRevoked(revoked.Select(p => p.TopicPartition), keepState: true))
             .SetPartitionsLostHandler((_, lost) => OnRevoked(lost.Select(p => p.TopicPartition), keepState: false))
             .Build();
+        // Created before the publisher starts, so a failure here leaves no publisher waiting on a channel nobody completes.
+        var output = new KafkaProcessorOutput(Settings.Topics, Counters, Clock,
+            Serializers ?? EventSerializerSet.CreateAsync(Settings, CancellationToken.None).GetAwaiter().GetResult());
         // Bounded: the consume loop never has more than MaxInFlightBatches batches waiting for or in a transaction.
         _channel = Channel.CreateBounded<InFlightBatch>(new BoundedChannelOptions(maxInFlight)
         {
@@ -157,8 +160,6 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
         consumer.Subscribe(InputTopic);
         OnStart();
 
-        var output = new KafkaProcessorOutput(Settings.Topics, Counters, Clock,
-            Serializers ?? EventSerializerSet.CreateAsync(Settings, CancellationToken.None).GetAwaiter().GetResult());
         try
         {
             while (!cancellationToken.IsCancellationRequested)
