@@ -92,6 +92,41 @@ public sealed record ScoreEvent(
     bool IsAnomaly,
     IReadOnlyList<Contributor> Contributors);
 
+/// <summary>How far one model input feature's live distribution has moved from its training reference.</summary>
+public sealed record FeatureDrift(string Feature, double Psi, double Ks);
+
+/// <summary>
+/// The alerts topic, kind <c>drift</c>: the live feature distribution of the whole fleet has moved away from the active
+/// model's training reference (open), or come back (resolved). Keyed by the model name. Shares the anomaly event's
+/// fields, so consumers and the sink that read alerts handle it as one more kind; <see cref="Score"/> is the largest
+/// per-feature statistic, <see cref="Threshold"/> the configured one, <see cref="Contributors"/> the most drifted features
+/// (share of the summed statistic, training mean → live mean), <see cref="Features"/> every feature's PSI and KS.
+/// </summary>
+public sealed record DriftEvent(
+    Guid EventId,
+    Guid AlertId,
+    string Kind,
+    string Status,
+    string Entity,
+    DateTimeOffset WindowStart,
+    DateTimeOffset WindowEnd,
+    DateTimeOffset DetectedAt,
+    double Score,
+    double Threshold,
+    string Severity,
+    string Model,
+    string ModelVersion,
+    IReadOnlyList<Contributor> Contributors,
+    string Statistic,
+    int Windows,
+    IReadOnlyList<FeatureDrift> Features)
+{
+    public const string KindName = "drift";
+
+    /// <summary>The entity a fleet-wide drift event names.</summary>
+    public const string FleetEntity = "fleet";
+}
+
 public static class AlertStatus
 {
     public const string Open = "open";
@@ -110,4 +145,5 @@ public static class Severity
 [JsonSerializable(typeof(AnomalyEvent))]
 [JsonSerializable(typeof(ScoreEvent))]
 [JsonSerializable(typeof(DowntimePredictionEvent))]
+[JsonSerializable(typeof(DriftEvent))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

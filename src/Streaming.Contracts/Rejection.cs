@@ -25,6 +25,9 @@ public enum RejectionReason
 
     /// <summary>The sink could not decode a features, scores or alerts record (neither a readable Avro value nor its JSON contract).</summary>
     UndecodableEvent,
+
+    /// <summary>A telemetry value in the Avro wire format that cannot be read as <c>telemetry-sample.avsc</c> (fixed id 1).</summary>
+    MalformedAvro,
 }
 
 /// <summary>A rejected record's reason and a human-readable explanation naming the field.</summary>

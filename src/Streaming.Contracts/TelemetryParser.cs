@@ -29,9 +29,10 @@ public sealed record TelemetryLimits
 /// <summary>
 /// Parses telemetry JSON in two shapes: flat (<c>{"host":"web-1","timestamp":"...","cpu_usage":75.5}</c>) and generic
 /// (<c>{"entity":"...","ts":...,"metrics":{...},"tags":{...}}</c>). Never throws on bad input: returns a <see cref="Rejection"/>
-/// that names the field and the reason.
+/// that names the field and the reason. A value starting with byte 0 is Avro in the Confluent wire format
+/// (<c>telemetry-sample.avsc</c>, fixed id 1), decoded and then validated exactly as JSON.
 /// </summary>
-public static class TelemetryParser
+public static partial class TelemetryParser
 {
     private static readonly string[] EntityKeys = ["entity", "entity_id", "host", "machine", "device"];
     private static readonly string[] TimestampKeys = ["ts", "timestamp", "time"];
@@ -46,6 +47,8 @@ public static class TelemetryParser
         sample = null;
         if (utf8Json.Length > limits.MaxBytes)
             return Reject(out rejection, RejectionReason.TooLarge, $"record is {utf8Json.Length} bytes; the limit is {limits.MaxBytes}");
+        if (!utf8Json.IsEmpty && utf8Json[0] == 0)
+            return TryParseAvro(utf8Json, limits, now, out sample, out rejection);
         try
         {
             return TryParseCore(utf8Json, limits, now, out sample, out rejection);

@@ -38,7 +38,7 @@ public sealed class AvroOnTheWireTests
     ];
 
     [Test]
-    public async Task Avro_run_puts_magic_byte_and_fixed_ids_on_the_wire_and_gives_the_same_events_and_rows_as_a_json_run()
+    public async Task Avro_run_from_avro_telemetry_puts_magic_byte_and_fixed_ids_on_the_wire_and_gives_the_same_events_and_rows_as_a_json_run()
     {
         var (samples, expectedWindows) = Fleet();
 
@@ -176,6 +176,49 @@ public sealed class AvroOnTheWireTests
             Assert.That(registry.Fetches.Order(), Is.EqualTo(new[] { registry.IdOf(subjects[0]), registry.IdOf(subjects[1]), registry.IdOf(subjects[2]) }.Order()));
             Assert.That(run.Tables["features"], Has.Count.EqualTo(expectedWindows * FleetSimulator.MetricNames.Length), "the sink decoded every features record");
             Assert.That(run.Tables["alerts"], Is.Not.Empty, "and the alerts");
+        });
+    }
+
+    [Test]
+    public async Task Sink_waits_for_an_unavailable_registry_instead_of_dead_lettering_good_records()
+    {
+        await using var registry = FakeRegistry.Start();
+        var name = TestStack.UniqueName("wire_registry_down");
+        var settings = TestStack.IsolatedSettings(name);
+        settings.SchemaRegistry.Url = registry.Url;
+        settings.Validated();
+        var connectionString = await TestStack.CreateDatabaseAsync(name);
+        var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, TestStack.Loggers.CreateLogger("migrate"), CancellationToken.None);
+        await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
+        byte[] value;
+        using (var writerClient = new SchemaRegistryClient(settings.SchemaRegistry))
+        {
+            var start = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
+            value = (await EventSerializers.CreateAsync(new SerializationOptions { Format = SerializationFormat.Avro }, AvroContracts.Score,
+                    settings.Topics.Scores, writerClient, CancellationToken.None))
+                .Serialize(new ScoreEvent("web-1", start, start.AddMinutes(1), "robust-baseline", "1", 1.5, 6, false, []));
+        }
+        using (var producer = new ProducerBuilder<string, byte[]>(TestStack.Kafka.ProducerConfig("test")).Build())
+            await producer.ProduceAsync(settings.Topics.Scores, new Message<string, byte[]> { Key = "web-1", Value = value });
+        registry.FailFetches = 3;
+
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        var writer = new TimescaleWriter(dataSource, capabilities, TimeProvider.System, TestStack.Loggers.CreateLogger<TimescaleWriter>());
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var sink = new SinkWorker(settings, TestStack.Kafka, writer, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("sink"));
+        var sinkTask = sink.RunAsync(stop.Token);
+        await WaitUntilAsync(() => sink.RecordsWritten(settings.Topics.Scores) >= 1, [sinkTask], stop.Token);
+        await stop.CancelAsync();
+        await sinkTask;
+
+        await using var connection = await dataSource.OpenConnectionAsync();
+        Assert.Multiple(async () =>
+        {
+            Assert.That(registry.Fetches, Has.Count.EqualTo(4), "three failed fetches (503), retried until the fourth answered");
+            Assert.That(await RowsAsync(connection, "SELECT entity || ' ' || score FROM anomaly_scores"), Is.EqualTo(new[] { "web-1 1.5" }));
+            Assert.That(await RowsAsync(connection, "SELECT reason FROM dead_letters"), Is.Empty, "nothing dead-lettered");
+            Assert.That(counters.Rejected, Is.Zero);
         });
     }
 
@@ -321,8 +364,15 @@ public sealed class AvroOnTheWireTests
 
         using (var producer = new ProducerBuilder<string, byte[]>(TestStack.Kafka.ProducerConfig("test")).Build())
         {
+            // The Avro run's telemetry is Avro too (telemetry-sample.avsc, fixed id 1): the parser takes both formats.
             foreach (var sample in samples)
-                producer.Produce(settings.Topics.Telemetry, new Message<string, byte[]> { Key = sample.Entity, Value = TelemetryJson.ToUtf8(sample) });
+            {
+                producer.Produce(settings.Topics.Telemetry, new Message<string, byte[]>
+                {
+                    Key = sample.Entity,
+                    Value = format == SerializationFormat.Avro ? TelemetryAvro.Serialize(sample) : TelemetryJson.ToUtf8(sample),
+                });
+            }
             foreach (var bad in BadTelemetry)
                 producer.Produce(settings.Topics.Telemetry, new Message<string, byte[]> { Key = "bad", Value = Encoding.UTF8.GetBytes(bad) });
             Assert.That(producer.Flush(TimeSpan.FromSeconds(30)), Is.Zero, "every record reached the broker");
@@ -391,13 +441,13 @@ public sealed class AvroOnTheWireTests
     }
 
     private static AnomalyEvent Anomaly(string entity) => new(
-        AlertTrackerIds.Event, AlertTrackerIds.Alert, AnomalyEvent.KindName, AlertStatus.Open, entity,
+        AlertTrackerIds.EventFor(entity), AlertTrackerIds.Alert, AnomalyEvent.KindName, AlertStatus.Open, entity,
         new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 22, 10, 1, 0, TimeSpan.Zero),
         new DateTimeOffset(2026, 11, 22, 10, 1, 31, 250, TimeSpan.Zero), 8.25, 6, Severity.Critical, "robust-baseline", "1",
         [new Contributor("cpu_usage", 0.75, 50, 97.5)]);
 
     private static DowntimePredictionEvent Prediction(string entity) => new(
-        AlertTrackerIds.Event, AlertTrackerIds.Alert, DowntimePredictionEvent.KindName, AlertStatus.Open, entity,
+        AlertTrackerIds.EventFor(entity), AlertTrackerIds.Alert, DowntimePredictionEvent.KindName, AlertStatus.Open, entity,
         new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 22, 10, 1, 0, TimeSpan.Zero),
         new DateTimeOffset(2026, 11, 22, 10, 1, 31, 250, TimeSpan.Zero), 720, new DateTimeOffset(2026, 11, 22, 10, 13, 0, TimeSpan.Zero),
         0.7, 30, 0.5, Severity.Warning, "downtime-predictor", "7",
@@ -406,7 +456,8 @@ public sealed class AvroOnTheWireTests
 
     private static class AlertTrackerIds
     {
-        public static readonly Guid Event = Guid.Parse("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+        /// <summary>One event id per entity: the database keeps one row per event id and time.</summary>
+        public static Guid EventFor(string entity) => new(System.Security.Cryptography.MD5.HashData(Encoding.UTF8.GetBytes(entity)));
         public static readonly Guid Alert = Guid.Parse("1234abcd-0000-4000-8000-000000000001");
     }
 
@@ -491,6 +542,9 @@ public sealed class AvroOnTheWireTests
 
         public ConcurrentQueue<int> Fetches { get; } = new();
 
+        /// <summary>How many of the next schema fetches answer 503 (the registry is down).</summary>
+        public int FailFetches { get; set; }
+
         /// <summary>Subjects whose registration is refused with this HTTP status (409 incompatible, 422 invalid).</summary>
         public ConcurrentDictionary<string, int> Reject { get; } = new();
 
@@ -544,6 +598,11 @@ public sealed class AvroOnTheWireTests
             if (request.HttpMethod == "GET" && path is ["schemas", "ids", var idText] && int.TryParse(idText, CultureInfo.InvariantCulture, out var requested))
             {
                 Fetches.Enqueue(requested);
+                if (FailFetches > 0)
+                {
+                    FailFetches--;
+                    return (503, """{"error_code":50003,"message":"Error while forwarding the request to the leader"}""");
+                }
                 return _schemas.TryGetValue(requested, out var schema)
                     ? (200, JsonSerializer.Serialize(new Dictionary<string, string> { ["schema"] = schema }))
                     : (404, $$"""{"error_code":40403,"message":"Schema {{requested}} not found"}""");

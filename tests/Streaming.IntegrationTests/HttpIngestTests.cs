@@ -7,9 +7,13 @@ using Microsoft.Extensions.Logging;
 using Streaming.Contracts;
 using Streaming.Host.Api;
 using Streaming.Host.Configuration;
+using Streaming.Host.Modeling;
 using Streaming.Host.Operations;
 using Streaming.Host.Pipeline;
 using Streaming.Kafka;
+using Streaming.Models.Pipeline;
+using Streaming.Processing.Windows;
+using Streaming.Simulation;
 
 namespace Streaming.IntegrationTests;
 
@@ -178,6 +182,7 @@ public sealed class HttpIngestTests
         Assert.That(spike.Status, Is.EqualTo(HttpStatusCode.OK), spike.Json.RootElement.ToString());
         var result = spike.Json.RootElement;
         Assert.That(result.GetProperty("model").GetString(), Is.EqualTo("robust-baseline"));
+        Assert.That(result.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("model").GetString()), Is.EqualTo(new[] { "robust-baseline" }));
         Assert.That(result.GetProperty("is_anomaly").GetBoolean(), Is.True);
         Assert.That(result.GetProperty("score").GetDouble(), Is.GreaterThan(result.GetProperty("threshold").GetDouble()));
         Assert.That(result.GetProperty("contributors")[0].GetProperty("metric").GetString(), Is.EqualTo("cpu_usage"));
@@ -187,6 +192,64 @@ public sealed class HttpIngestTests
         Assert.That(shortHistory.Json.RootElement.GetProperty("error").GetString(), Does.Contain("Baseline:MinHistory"));
         Assert.That(badValue.Status, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(badValue.Json.RootElement.GetProperty("error").GetString(), Is.EqualTo("'window.cpu_usage' must be a finite number, found String"));
+    }
+
+    [Test]
+    public async Task Score_endpoint_scores_with_the_active_bundle_and_falls_back_to_the_baseline_by_name_when_none_is_active()
+    {
+        // A small bundle trained from simulated history through the production windowing code.
+        var start = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-2), TimeSpan.Zero);
+        var settings = new StreamingSettings();
+        var training = new TrainingSettings { Epochs = 2, HiddenSize = 16, Seed = 4 };
+        var data = SimulatorTrainingData.FromSamples("simulator", Simulate(start, TimeSpan.FromHours(6), incidents: 3), settings.Windows.ToOptions(), out _);
+        var bundle = BundleTrainer.Train(data, training, "api-1", new Progress<StageProgress>());
+        var models = new ModelSetProvider();
+        models.Activate(bundle);
+        var scorer = new EnsembleApiScorer(models, settings.Baseline, settings.Ensemble, settings.Alerts.TopContributors);
+        await using var api = await ApiUnderTest.StartAsync(scorer: scorer);
+
+        // An incident-free hour of one machine: 20 windows of history (more than the models' 16-window sequence) and the next.
+        var aggregator = new WindowAggregator(settings.Windows.ToOptions());
+        foreach (var sample in Simulate(start.AddDays(1), TimeSpan.FromMinutes(40), incidents: 0).Where(s => s.Entity == "host-001"))
+            aggregator.Add(sample);
+        aggregator.AdvanceStreamTime(aggregator.StreamTimeMs + 600_000);
+        var windows = new List<ClosedWindow>();
+        aggregator.CollectClosed(windows);
+        static string Json(ClosedWindow w, double? cpu = null) => "{" + string.Join(",", w.Features.Select(f =>
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"\"{f.Metric}\":{{\"mean\":{(f.Metric == "cpu_usage" && cpu is { } c ? c : f.Mean)},\"std\":{f.Std},\"slope\":{f.Slope}}}"))) + "}";
+        var history = string.Join(",", windows.Take(20).Select(w => Json(w)));
+        var normal = await api.PostAsync("/api/v1/score", $$"""{"entity":"host-001","history":[{{history}}],"window":{{Json(windows[20])}} }""");
+        var spike = await api.PostAsync("/api/v1/score", $$"""{"entity":"host-001","history":[{{history}}],"window":{{Json(windows[20], cpu: 99.5)}} }""");
+        models.Activate(null);
+        var fallback = await api.PostAsync("/api/v1/score", $$"""{"entity":"host-001","history":[{{history}}],"window":{{Json(windows[20], cpu: 99.5)}} }""");
+        var badStatistic = await api.PostAsync("/api/v1/score", $$"""{"entity":"host-001","history":[{{history}}],"window":{"cpu_usage":{"avg":3} } }""");
+
+        Assert.That(normal.Status, Is.EqualTo(HttpStatusCode.OK), normal.Json.RootElement.ToString());
+        var n = normal.Json.RootElement;
+        Assert.That(n.GetProperty("model").GetString(), Is.EqualTo("ensemble"));
+        Assert.That(n.GetProperty("model_version").GetString(), Is.EqualTo("api-1"));
+        Assert.That(n.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("model").GetString()),
+            Is.EquivalentTo(new[] { "robust-baseline", "lstm-forecaster", "vae" }), n.ToString());
+        Assert.That(n.GetProperty("is_anomaly").GetBoolean(), Is.False, n.ToString());
+        var s = spike.Json.RootElement;
+        Assert.That(s.GetProperty("is_anomaly").GetBoolean(), Is.True, s.ToString());
+        Assert.That(s.GetProperty("score").GetDouble(), Is.GreaterThan(n.GetProperty("score").GetDouble()));
+        Assert.That(s.GetProperty("contributors")[0].GetProperty("metric").GetString(), Is.EqualTo("cpu_usage"), s.ToString());
+        var f = fallback.Json.RootElement;
+        Assert.That(f.GetProperty("model").GetString(), Is.EqualTo("robust-baseline"), "no bundle active: the baseline, by name");
+        Assert.That(f.GetProperty("is_anomaly").GetBoolean(), Is.True);
+        Assert.That(badStatistic.Status, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(badStatistic.Json.RootElement.GetProperty("error").GetString(), Does.StartWith("'window.cpu_usage.avg' is not a window statistic"));
+    }
+
+    private static List<TelemetrySample> Simulate(DateTimeOffset start, TimeSpan span, double incidents)
+    {
+        var simulator = new FleetSimulator(new SimulatorOptions { Entities = 4, Seed = 12, Start = start, IncidentsPerEntityDay = incidents, WarmUp = TimeSpan.Zero });
+        var samples = new List<TelemetrySample>();
+        while (simulator.Now < start + span)
+            simulator.NextTick(samples);
+        return samples;
     }
 
     [Test]
@@ -255,7 +318,7 @@ public sealed class HttpIngestTests
 
         public HttpClient Client { get; }
 
-        public static async Task<ApiUnderTest> StartAsync(Action<HttpSettings>? configure = null, IReadinessCheck? extraCheck = null)
+        public static async Task<ApiUnderTest> StartAsync(Action<HttpSettings>? configure = null, IReadinessCheck? extraCheck = null, IWindowScorer? scorer = null)
         {
             var name = TestStack.UniqueName("http");
             var settings = new StreamingSettings();
@@ -267,7 +330,7 @@ public sealed class HttpIngestTests
             var counters = new PipelineCounters();
             var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             var kafkaCheck = new KafkaReadinessCheck(TestStack.Kafka);
-            var scorer = new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
+            scorer ??= new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
             var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
             if (extraCheck is not null)
                 checks.Add(extraCheck);

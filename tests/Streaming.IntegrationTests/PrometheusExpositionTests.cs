@@ -97,7 +97,7 @@ public sealed class PrometheusExpositionTests
         foreach (var series in new[]
                  {
                      "streaming_stage_records_total{stage=\"processor\"} 100", "streaming_consumer_lag{", "streaming_end_to_end_latency_seconds_bucket{",
-                     "streaming_records_rejected_total{reason=\"missing_entity\"} 1", "streaming_anomaly_score_bucket{", "streaming_model_drift{model=\"robust-baseline\"}",
+                     "streaming_records_rejected_total{reason=\"missing_entity\"} 1", "streaming_anomaly_score_bucket{", "streaming_model_drift{feature=\"cpu_usage.mean\",model=\"ensemble\",version=\"20261122-101500\"} 0.31",
                      "streaming_sink_batch_records_count 1", "streaming_sink_batch_duration_seconds_sum 0.25", "streaming_model_info{model=\"robust-baseline\",version=\"1\"} 1",
                  })
         {
@@ -119,6 +119,7 @@ public sealed class PrometheusExpositionTests
         counters.AddStageRecords("processor", 100);
         counters.AddHttpRequest("/api/v1/metrics", 202);
         counters.RecordScore("robust-baseline", 2.5, 6);
+        counters.SetDrift("ensemble", "20261122-101500", ["cpu_usage.mean"], [0.31]);
         counters.SetActiveModel("robust-baseline", "1");
         counters.RecordSinkBatch(120, TimeSpan.FromMilliseconds(250));
         counters.SetLag("processor", [("telemetry", 0, 42), ("telemetry", 1, 0)]);

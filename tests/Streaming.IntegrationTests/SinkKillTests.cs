@@ -25,7 +25,7 @@ public sealed class SinkKillTests
         {
             ["Topics__Telemetry"] = $"{name}-telemetry", ["Topics__Features"] = $"{name}-features", ["Topics__Scores"] = $"{name}-scores",
             ["Topics__Alerts"] = $"{name}-alerts", ["Topics__DeadLetter"] = $"{name}-dead-letter",
-            ["Topics__ProcessorOffsets"] = $"{name}-processor-offsets", ["Topics__FeatureUpdates"] = $"{name}-feature-updates",
+            ["Topics__FeatureUpdates"] = $"{name}-feature-updates", ["Topics__ProcessorOffsets"] = $"{name}-processor-offsets",
         };
         await TestStack.Kafka.EnsureTopicsAsync(topics.Values);
 

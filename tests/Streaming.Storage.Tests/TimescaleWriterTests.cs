@@ -74,6 +74,20 @@ public sealed class TimescaleWriterTests
     }
 
     [Test]
+    public async Task A_drift_event_is_stored_in_the_alerts_table_and_an_unknown_kind_is_refused()
+    {
+        var time = DateTimeOffset.UtcNow;
+        var drift = new SinkBatch();
+        drift.Alerts.Add(new AlertRow(Guid.NewGuid(), time, "fleet", "drift", "open", "warning", 0.41, 0.25, "ensemble", "v1", "cpu_usage.mean", """{"kind":"drift"}"""));
+        await Writer.WriteBatchAsync(drift, "g-drift", [], CancellationToken.None);
+        Assert.That(await Db.ScalarAsync("SELECT top_metric FROM alerts WHERE kind = 'drift'"), Is.EqualTo("cpu_usage.mean"));
+
+        var unknown = new SinkBatch();
+        unknown.Alerts.Add(new AlertRow(Guid.NewGuid(), time, "fleet", "weather", "open", "warning", 1, 1, "m", "v", null, "{}"));
+        Assert.ThrowsAsync<PostgresException>(() => Writer.WriteBatchAsync(unknown, "g-drift", [], CancellationToken.None));
+    }
+
+    [Test]
     public async Task Offsets_round_trip_per_consumer_group_and_only_move_forward()
     {
         await Writer.WriteBatchAsync(new SinkBatch(), "g1", [new SourceOffset("telemetry", 0, 10), new SourceOffset("telemetry", 1, 20)], CancellationToken.None);

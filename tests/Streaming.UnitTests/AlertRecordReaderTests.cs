@@ -50,7 +50,7 @@ public sealed class AlertRecordReaderTests
     [TestCase("[1]", "neither the Avro wire format")]
     [TestCase("{\"entity\":\"a\"}", "no 'kind' field")]
     [TestCase("{\"kind\":7}", "'kind' must be a string")]
-    [TestCase("{\"kind\":\"forecast\"}", "alert kind 'forecast' is neither 'anomaly' nor 'downtime_prediction'")]
+    [TestCase("{\"kind\":\"forecast\"}", "alert kind 'forecast' is not 'anomaly', 'downtime_prediction' or 'drift'")]
     [TestCase("{\"kind\":\"anomaly\",\"entity\":", "JSON AnomalyEvent is invalid")]
     [TestCase("{\"entity\":\"a\",\"kind\":", "JSON alert is invalid")]
     public async Task A_json_record_that_is_not_an_alert_fails_with_a_reason(string value, string reason)

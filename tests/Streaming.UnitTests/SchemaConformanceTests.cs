@@ -208,6 +208,7 @@ public sealed class SchemaConformanceTests
     [TestCase("anomaly-event.avsc", Anomaly)]
     [TestCase("score-event.avsc", Score)]
     [TestCase("downtime-prediction.avsc", Downtime)]
+    [TestCase("drift-event.avsc", "drift-event.schema.json")]
     public void Avro_schema_has_exactly_the_json_schema_fields(string avsc, string jsonSchema)
     {
         var avro = JsonNode.Parse(File.ReadAllText(Path.Combine(SchemaDirectory, avsc)))!;

@@ -4,14 +4,18 @@ namespace Streaming.Contracts.Avro;
 
 /// <summary>
 /// One record of the <c>alerts</c> topic, decoded: an anomaly event or a downtime prediction (exactly one is set), or
-/// why the record could not be read.
+/// why the record could not be read. A drift event (kind <c>drift</c>) shares the anomaly event's fields: it is read as
+/// one (<see cref="Anomaly"/>, kind <c>drift</c>) with the whole event in <see cref="Drift"/>.
 /// </summary>
-internal readonly record struct AlertRecord(AnomalyEvent? Anomaly, DowntimePredictionEvent? Prediction, string? Error, SerializationFormat Format)
+internal readonly record struct AlertRecord(AnomalyEvent? Anomaly, DowntimePredictionEvent? Prediction, string? Error, SerializationFormat Format,
+    DriftEvent? Drift = null)
 {
     public bool Success => Error is null;
 
     /// <summary>The event as its JSON contract (what a JSON run writes), whichever format it arrived in.</summary>
-    public byte[] ToJson() => Anomaly is not null
+    public byte[] ToJson() => Drift is not null
+        ? JsonSerializer.SerializeToUtf8Bytes(Drift, ContractsJsonContext.Default.DriftEvent)
+        : Anomaly is not null
         ? JsonSerializer.SerializeToUtf8Bytes(Anomaly, ContractsJsonContext.Default.AnomalyEvent)
         : Prediction is not null
             ? JsonSerializer.SerializeToUtf8Bytes(Prediction, ContractsJsonContext.Default.DowntimePredictionEvent)
@@ -28,6 +32,7 @@ internal sealed class AlertRecordReader(ISchemaIdProvider ids)
 {
     private readonly EventDeserializer<AnomalyEvent> _anomalies = new(AvroContracts.Anomaly, ids);
     private readonly EventDeserializer<DowntimePredictionEvent> _predictions = new(AvroContracts.DowntimePrediction, ids);
+    private readonly EventDeserializer<DriftEvent> _drift = new(AvroContracts.Drift, ids);
 
     public async ValueTask<AlertRecord> ReadAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
@@ -39,8 +44,9 @@ internal sealed class AlertRecordReader(ISchemaIdProvider ids)
         {
             AnomalyEvent.KindName => From(_anomalies.Read(value.Span)),
             DowntimePredictionEvent.KindName => From(_predictions.Read(value.Span)),
+            DriftEvent.KindName => From(_drift.Read(value.Span)),
             _ => new AlertRecord(null, null,
-                $"alert kind '{kind}' is neither '{AnomalyEvent.KindName}' nor '{DowntimePredictionEvent.KindName}'", SerializationFormat.Json),
+                $"alert kind '{kind}' is not '{AnomalyEvent.KindName}', '{DowntimePredictionEvent.KindName}' or '{DriftEvent.KindName}'", SerializationFormat.Json),
         };
     }
 
@@ -58,6 +64,8 @@ internal sealed class AlertRecordReader(ISchemaIdProvider ids)
             return From(await _anomalies.ReadAsync(value, cancellationToken).ConfigureAwait(false));
         if (name == AvroContracts.DowntimePrediction.FullName)
             return From(await _predictions.ReadAsync(value, cancellationToken).ConfigureAwait(false));
+        if (name == AvroContracts.Drift.FullName)
+            return From(await _drift.ReadAsync(value, cancellationToken).ConfigureAwait(false));
         return new AlertRecord(null, null,
             $"schema id {id} is {lookup.Schema.DisplayName}, not an alert record ({AvroContracts.Anomaly.FullName} or {AvroContracts.DowntimePrediction.FullName})",
             SerializationFormat.Avro);
@@ -66,6 +74,16 @@ internal sealed class AlertRecordReader(ISchemaIdProvider ids)
     private static AlertRecord From(EventReadResult<AnomalyEvent> read) => read.Success
         ? new AlertRecord(read.Value, null, null, read.Format)
         : new AlertRecord(null, null, read.Error, read.Format);
+
+    private static AlertRecord From(EventReadResult<DriftEvent> read)
+    {
+        if (!read.Success)
+            return new AlertRecord(null, null, read.Error, read.Format);
+        var d = read.Value;
+        var asAlert = new AnomalyEvent(d.EventId, d.AlertId, d.Kind, d.Status, d.Entity, d.WindowStart, d.WindowEnd, d.DetectedAt, d.Score, d.Threshold,
+            d.Severity, d.Model, d.ModelVersion, d.Contributors);
+        return new AlertRecord(asAlert, null, null, read.Format, d);
+    }
 
     private static AlertRecord From(EventReadResult<DowntimePredictionEvent> read) => read.Success
         ? new AlertRecord(null, read.Value, null, read.Format)
@@ -106,7 +124,7 @@ internal sealed class AlertRecordReader(ISchemaIdProvider ids)
                 }
                 reader.Skip();
             }
-            error = "alert record has no 'kind' field (anomaly or downtime_prediction)";
+            error = "alert record has no 'kind' field (anomaly, downtime_prediction or drift)";
             return false;
         }
         catch (JsonException ex)

@@ -24,7 +24,7 @@ internal static class AvroCodec
         [NotNullWhen(true)] out T? value, [NotNullWhen(false)] out string? error)
     {
         value = default;
-        if (!TryDecodeToJson(schema, data, out var json, out error))
+        if (!TryDecodeToScratchJson(schema, data, out var json, out error))
             return false;
         try
         {
@@ -40,6 +40,43 @@ internal static class AvroCodec
             error = $"Avro {schema.DisplayName} decoded to null, expected {typeof(T).Name}";
             return false;
         }
+        return true;
+    }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_json;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_jsonWriter;
+
+    /// <summary>
+    /// Like <see cref="TryDecodeToJson"/>, into a per-thread buffer (no allocation once warm): <paramref name="json"/> is
+    /// valid until the next decode on this thread, so use it before decoding again.
+    /// </summary>
+    public static bool TryDecodeToScratchJson(AvroSchema schema, ReadOnlySpan<byte> data, out ReadOnlySpan<byte> json, [NotNullWhen(false)] out string? error)
+    {
+        json = default;
+        var buffer = t_json;
+        if (buffer is null || buffer.Capacity > 1 << 20)
+            t_json = buffer = new ArrayBufferWriter<byte>(4096);
+        else
+            buffer.ResetWrittenCount();
+        var writer = t_jsonWriter ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
+        var reader = new AvroBinaryReader(data);
+        if (!AvroDecoder.TryDecode(ref reader, schema, writer))
+        {
+            error = $"Avro {schema.DisplayName}: {reader.Error}";
+            return false;
+        }
+        writer.Flush();
+        if (reader.Remaining != 0)
+        {
+            error = $"Avro {schema.DisplayName}: corrupt input: {reader.Remaining} bytes left over after the value ended at byte {reader.Position}";
+            return false;
+        }
+        json = buffer.WrittenSpan;
+        error = null;
         return true;
     }
 

@@ -50,6 +50,7 @@ internal static class AvroContracts
         ["score-event"] = 3,
         ["anomaly-event"] = 4,
         ["downtime-prediction"] = 5, // reserved for DowntimePredictionEvent
+        ["drift-event"] = 6,
     };
 
     public static readonly AvroContract TelemetrySample = new("telemetry-sample");
@@ -63,7 +64,9 @@ internal static class AvroContracts
     /// <summary>Every contract with a committed schema, for lookups by fixed id.</summary>
     public static readonly AvroContract<DowntimePredictionEvent> DowntimePrediction = new("downtime-prediction", ContractsJsonContext.Default.DowntimePredictionEvent);
 
-    public static readonly IReadOnlyList<AvroContract> All = [TelemetrySample, FeatureVector, Score, Anomaly, DowntimePrediction];
+    public static readonly AvroContract<DriftEvent> Drift = new("drift-event", ContractsJsonContext.Default.DriftEvent);
+
+    public static readonly IReadOnlyList<AvroContract> All = [TelemetrySample, FeatureVector, Score, Anomaly, DowntimePrediction, Drift];
 
     public static AvroContract? ByFixedId(int id) => All.FirstOrDefault(c => c.FixedId == id);
 

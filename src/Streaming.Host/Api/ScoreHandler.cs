@@ -5,8 +5,9 @@ namespace Streaming.Host.Api;
 
 /// <summary>
 /// <c>POST /api/v1/score</c>: <c>{"entity":"web-1","history":[{"cpu_usage":41.2,...},...],"window":{"cpu_usage":97.5,...}}</c>,
-/// each object a window's metric means, history oldest first; answers the active model's score, threshold, verdict and
-/// top contributors.
+/// each object a window's metrics, history oldest first; a metric is its mean, or an object of window statistics
+/// (<c>{"mean":97.5,"std":3.1,"slope":0.02}</c>; mean required). Answers the active model's name and version, score,
+/// threshold, verdict, top contributors and the members that scored.
 /// </summary>
 internal sealed class ScoreHandler(IWindowScorer scorer, int maxBytes)
 {
@@ -57,6 +58,17 @@ internal sealed class ScoreHandler(IWindowScorer scorer, int maxBytes)
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            w.WriteStartArray("members");
+            foreach (var m in result.Members)
+            {
+                w.WriteStartObject();
+                w.WriteString("model", m.Model);
+                w.WriteString("version", m.Version);
+                w.WriteNumber("score", m.Score);
+                w.WriteNumber("threshold", m.Threshold);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
         }).ConfigureAwait(false);
     }
 
@@ -86,7 +98,7 @@ internal sealed class ScoreHandler(IWindowScorer scorer, int maxBytes)
                 return false;
             if (!root.TryGetProperty("history", out var history) || history.ValueKind != JsonValueKind.Array)
                 return Fail(out error, "'history' must be an array of past windows' metric means, oldest first");
-            var past = new List<IReadOnlyDictionary<string, double>>(history.GetArrayLength());
+            var past = new List<IReadOnlyDictionary<string, WindowStatistics>>(history.GetArrayLength());
             var i = 0;
             foreach (var element in history.EnumerateArray())
             {
@@ -100,17 +112,36 @@ internal sealed class ScoreHandler(IWindowScorer scorer, int maxBytes)
         }
     }
 
-    private static bool TryReadMeans(JsonElement element, string path, out Dictionary<string, double>? means, out string error)
+    private static bool TryReadMeans(JsonElement element, string path, out Dictionary<string, WindowStatistics>? means, out string error)
     {
         means = null;
         if (element.ValueKind != JsonValueKind.Object)
             return Fail(out error, $"'{path}' must be an object of metric means, found {element.ValueKind}");
-        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        var result = new Dictionary<string, WindowStatistics>(StringComparer.Ordinal);
         foreach (var property in element.EnumerateObject())
         {
-            if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetDouble(out var value) || !double.IsFinite(value))
+            WindowStatistics statistics;
+            if (property.Value.ValueKind == JsonValueKind.Object)
+            {
+                var values = new Dictionary<string, double>(StringComparer.Ordinal);
+                foreach (var statistic in property.Value.EnumerateObject())
+                {
+                    if (!WindowStatistics.Names.Contains(statistic.Name, StringComparer.Ordinal))
+                        return Fail(out error, $"'{path}.{property.Name}.{statistic.Name}' is not a window statistic; use {string.Join(", ", WindowStatistics.Names)}");
+                    if (statistic.Value.ValueKind != JsonValueKind.Number || !statistic.Value.TryGetDouble(out var v) || !double.IsFinite(v))
+                        return Fail(out error, $"'{path}.{property.Name}.{statistic.Name}' must be a finite number, found {statistic.Value.ValueKind}");
+                    values[statistic.Name] = v;
+                }
+                if (!values.TryGetValue("mean", out var mean))
+                    return Fail(out error, $"'{path}.{property.Name}' needs a 'mean'");
+                statistics = new WindowStatistics(mean, values.GetValueOrDefault("std", double.NaN), values.GetValueOrDefault("slope", double.NaN),
+                    values.GetValueOrDefault("min", double.NaN), values.GetValueOrDefault("max", double.NaN));
+            }
+            else if (property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetDouble(out var value) && double.IsFinite(value))
+                statistics = new WindowStatistics(value);
+            else
                 return Fail(out error, $"'{path}.{property.Name}' must be a finite number, found {property.Value.ValueKind}");
-            if (!result.TryAdd(property.Name, value))
+            if (!result.TryAdd(property.Name, statistics))
                 return Fail(out error, $"'{path}.{property.Name}' appears twice");
         }
         if (result.Count == 0)

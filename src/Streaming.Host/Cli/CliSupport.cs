@@ -38,15 +38,25 @@ internal static class CliSupport
     });
 
     /// <summary>Ctrl-C cancels the token instead of killing the process, so work ends with a summary.</summary>
-    public static CancellationTokenSource CancelOnCtrlC()
+    public static CancellationTokenSource CancelOnCtrlC() => new CtrlCCancellationSource();
+
+    /// <summary>Cancels on Ctrl-C while alive; disposing it unhooks the handler, so a late Ctrl-C cannot hit a disposed source.</summary>
+    private sealed class CtrlCCancellationSource : CancellationTokenSource
     {
-        var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        public CtrlCCancellationSource() => Console.CancelKeyPress += OnCancelKeyPress;
+
+        private void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
         {
             e.Cancel = true;
-            cts.Cancel();
-        };
-        return cts;
+            Cancel();
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                Console.CancelKeyPress -= OnCancelKeyPress;
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>

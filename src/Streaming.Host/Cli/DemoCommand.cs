@@ -98,7 +98,7 @@ internal static class DemoCommand
             await TrainCommand.TrainAndRegisterAsync(settings, registry, activate: true, stop).ConfigureAwait(false);
         }
         var models = new ModelSetProvider();
-        var watcher = new ModelWatcher(registry, models, settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
+        var watcher = new ModelWatcher(registry, models, settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>(), settings.Models.Scope);
         await watcher.RefreshAsync(stop).ConfigureAwait(false);
         Console.WriteLine($"  Models    ensemble of robust baseline + {string.Join(" + ", models.Active?.Info.Members ?? [])}, version {models.Active?.Version} (hot reload every {settings.Models.ReloadInterval.TotalSeconds:0} s)");
 
@@ -126,6 +126,9 @@ internal static class DemoCommand
         var startedPublishingAt = started.Elapsed;
         var processorTask = processor.RunAsync(workers.Token);
         var watcherTask = watcher.RunAsync(workers.Token);
+        var driftTask = settings.Drift.Enabled
+            ? DriftWorker.Create(settings, runtime.Kafka, models, registry, runtime.DataSource, counters, clock, loggers).RunAsync(workers.Token)
+            : Task.CompletedTask;
         var sinkTask = sink.RunAsync(workers.Token);
         if (!forever)
             publishing.CancelAfter(settings.Demo.Duration);
@@ -156,7 +159,7 @@ internal static class DemoCommand
         var drained = processor.Processed >= producer.Produced && sink.RecordsWritten(settings.Topics.Telemetry) >= producer.Produced;
         await maintenance.RunOnceAsync(CancellationToken.None).ConfigureAwait(false);
         await workers.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(processorTask, sinkTask, watcherTask).ConfigureAwait(false);
+        await Task.WhenAll(processorTask, sinkTask, watcherTask, driftTask).ConfigureAwait(false);
         progress.Print(sink.IsBackingOff);
         progress.Finish();
 

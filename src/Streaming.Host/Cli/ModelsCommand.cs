@@ -17,7 +17,7 @@ internal static class ModelsCommand
             if (models.Count == 0)
                 Console.WriteLine("No model versions yet: `streaming train` makes one.");
             foreach (var m in models)
-                Console.WriteLine($"{m.Version,-18} {m.Status,-10} created {m.CreatedAt:yyyy-MM-dd HH:mm:ss}  {(m.ActivatedAt is { } a ? $"activated {a:yyyy-MM-dd HH:mm:ss}" : ""),-30} {m.ArtifactPath}");
+                Console.WriteLine($"{m.Version,-18} {m.Status,-10} {m.Entity ?? "fleet",-12} created {m.CreatedAt:yyyy-MM-dd HH:mm:ss}  {(m.ActivatedAt is { } a ? $"activated {a:yyyy-MM-dd HH:mm:ss}" : ""),-30} {m.ArtifactPath}");
             return 0;
         }, ct));
 

@@ -159,19 +159,24 @@ internal static class RunCommand
             using var counters = new PipelineCounters();
             using var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             using var kafkaCheck = new KafkaReadinessCheck(kafka);
-            var scorer = new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
-            // The processor scores with the registry's active model bundle and follows activations (hot reload).
+            // The processor and the api score with the registry's active model bundle and follow activations (hot reload).
             ModelWatcher? watcher = null;
             ModelSetProvider? models = null;
+            // This process scores windows: the scorer role, or a processor scoring inline.
             var scoring = roles.HasFlag(Roles.Scorer) || (roles.HasFlag(Roles.Processor) && settings.Processor.Scoring == ScoringMode.Inline);
-            if (scoring)
+            ModelRegistry? registry = null;
+            if (scoring || roles.HasFlag(Roles.Api))
             {
                 registryDatabase = runtime?.DataSource ?? (await TrainCommand.OpenDatabaseAsync(settings, loggers, stop).ConfigureAwait(false)).DataSource;
                 models = new ModelSetProvider();
-                watcher = new ModelWatcher(new ModelRegistry(registryDatabase, RepositoryPaths.Resolve(settings.Models.Directory)), models,
-                    settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>());
+                registry = new ModelRegistry(registryDatabase, RepositoryPaths.Resolve(settings.Models.Directory));
+                watcher = new ModelWatcher(registry, models,
+                    settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>(), settings.Models.Scope);
                 await watcher.RefreshAsync(stop).ConfigureAwait(false);
             }
+            IWindowScorer scorer = models is null
+                ? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors)
+                : new EnsembleApiScorer(models, settings.Baseline, settings.Ensemble, settings.Alerts.TopContributors);
             // Serializers are created once, here: with a Schema Registry the schemas are registered now, and a rejection stops start-up.
             var publishes = roles.HasFlag(Roles.Processor) || roles.HasFlag(Roles.Scorer);
             using var serializers = publishes ? await EventSerializerSet.CreateOrReportAsync(settings, Console.Error, stop).ConfigureAwait(false) : null;
@@ -210,8 +215,9 @@ internal static class RunCommand
             if (scoring)
             {
                 Console.WriteLine($"  Models    {(models!.Active is { } active ? $"ensemble version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");
-                workers.Add(("model watcher", watcher!.RunAsync(workersStop.Token)));
             }
+            if (watcher is not null)
+                workers.Add(("model watcher", watcher.RunAsync(workersStop.Token)));
             if (processor is not null)
             {
                 Console.WriteLine($"  Processor scoring {settings.Processor.Scoring.ToString().ToLowerInvariant()}, at most {settings.Processor.MaxInFlightBatches} batches in flight");
@@ -219,6 +225,9 @@ internal static class RunCommand
             }
             if (scorerWorker is not null)
                 workers.Add(("scorer", scorerWorker.RunAsync(workersStop.Token)));
+            // Drift is watched where windows are scored (the processor inline, or the scorer role).
+            if (scoring && settings.Drift.Enabled)
+                workers.Add(("drift monitor", DriftWorker.Create(settings, kafka, models!, registry!, registryDatabase!, counters, clock, loggers).RunAsync(workersStop.Token)));
             if (runtime is not null)
                 workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));
             var stopped = new TaskCompletionSource();

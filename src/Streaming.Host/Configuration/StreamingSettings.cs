@@ -141,6 +141,12 @@ public sealed class ModelSettings
     public bool Shadow { get; set; }
 
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Fleet: every entity scores with the active fleet version; PerEntity: an entity with its own active version (`train --entity`) uses it.</summary>
+    public Modeling.ModelScope Scope { get; set; } = Modeling.ModelScope.Fleet;
+
+    /// <summary>Optional policy: retrain from the database's history when the drift monitor opens a drift (Models:Retrain:OnDrift).</summary>
+    public Modeling.RetrainSettings Retrain { get; set; } = new();
 }
 
 public sealed class DemoSettings
@@ -220,6 +226,7 @@ public sealed class StreamingSettings
     public EnsembleOptions Ensemble { get; set; } = new();
     public ModelSettings Models { get; set; } = new();
     public Modeling.TrainingSettings Training { get; set; } = new();
+    public Modeling.DriftSettings Drift { get; set; } = new();
     public HttpSettings Http { get; set; } = new();
 
     /// <summary>The value format the processor writes (<c>Json</c> or <c>Avro</c>); readers accept both.</summary>
@@ -279,6 +286,9 @@ public sealed class StreamingSettings
         if (Sink.MaxBatch is < 1 or > 1_000_000)
             throw new OptionsException("Sink:MaxBatch", $"must be 1-1000000, was {Sink.MaxBatch}");
         Http.Validate();
+        Training.Validate();
+        Drift.Validate();
+        Models.Retrain.Validate();
         if (Demo.Rate < 1)
             throw new OptionsException("Demo:Rate", $"must be at least 1 sample/s, was {Demo.Rate}");
         if (Topics.All.Any(string.IsNullOrWhiteSpace) || Topics.All.Distinct().Count() != 7)

@@ -1,3 +1,4 @@
+using Streaming.Kafka;
 using Streaming.Models.Networks;
 using Streaming.Models.Pipeline;
 using Streaming.Models.Serialization;
@@ -19,6 +20,26 @@ public sealed class TrainingSettings
 
     /// <summary>Denser than live defaults, so the downtime predictor sees enough failures to learn from.</summary>
     public double IncidentsPerEntityDay { get; set; } = 6;
+
+    /// <summary>
+    /// Windows an entity needs in recorded history (<c>train --from-db</c> / <c>--csv</c>) to be trained on; entities with
+    /// fewer are left out (and are scored by the robust baseline until they have enough history).
+    /// </summary>
+    public int MinWindowsPerEntity { get; set; } = 60;
+
+    /// <summary>Fails at start-up with the setting's name and the fix.</summary>
+    public void Validate()
+    {
+        if (SequenceLength < 2)
+            throw new OptionsException("Training:SequenceLength", $"must be at least 2, was {SequenceLength}");
+        if (MinWindowsPerEntity < 2 * SequenceLength)
+            throw new OptionsException("Training:MinWindowsPerEntity",
+                $"must be at least twice Training:SequenceLength ({2 * SequenceLength}) so an entity yields training and validation sequences, was {MinWindowsPerEntity}");
+        if (Epochs < 1)
+            throw new OptionsException("Training:Epochs", $"must be at least 1, was {Epochs}");
+        if (HiddenSize < 1)
+            throw new OptionsException("Training:HiddenSize", $"must be at least 1, was {HiddenSize}");
+    }
 }
 
 /// <summary>Progress of one training stage, for the CLI's progress bars.</summary>
@@ -32,40 +53,58 @@ internal static class BundleTrainer
         var features = data.Layout.Names;
         var matrix = data.Matrix();
         var options = new TrainingOptions { Epochs = settings.Epochs, Patience = 3, Seed = settings.Seed, BatchSize = 64 };
-        var range = new TrainingDataRange("simulator", data.From, data.To, data.Windows);
+        var range = new TrainingDataRange(data.Source, data.From, data.To, data.Windows);
 
         var forecaster = ModelTraining.TrainForecaster(matrix, features, settings.HiddenSize, 1, settings.SequenceLength - 1, options,
             Reporter("forecaster", progress), range);
         var vae = ModelTraining.TrainVae(matrix, features, VaeEncoderKind.Lstm, settings.SequenceLength, settings.HiddenSize, 8, 4, options,
             Reporter("vae", progress), range);
 
-        // The predictor shares the forecaster's normalisation, so all members read the same vectors.
-        var statistics = forecaster.Artifact.Manifest.Normalization;
-        var normalizer = forecaster.Artifact.Manifest;
-        var samples = data.DowntimeSamples(statistics.Mean, raw =>
+        // The predictor learns from labelled downtimes, which only the simulator provides; recorded history trains the
+        // anomaly members alone.
+        Streaming.Models.Serialization.ModelArtifact? downtimeArtifact = null;
+        var samplesCount = 0;
+        double? downtimeLoss = null, downtimeRmse = null;
+        if (data.Labels.Any(l => l.DowntimeStart is not null))
         {
-            var normalized = new float[raw.Length];
-            normalizer.Normalize(raw, normalized);
-            return normalized;
-        }, settings.SequenceLength, settings.HorizonsMinutes, settings.CapMinutes, negativeStride: 4);
-        // Hold out whole entities' worth of time at the end: the last 20% of samples in each entity's order.
-        var split = (int)(samples.Count * 0.8);
-        var downtime = ModelTraining.TrainDowntimePredictor(samples[..split], samples[split..], features, statistics, settings.HorizonsMinutes,
-            settings.CapMinutes, settings.SequenceLength, settings.HiddenSize, 1, options, Reporter("downtime", progress), range);
+            // The predictor shares the forecaster's normalisation, so all members read the same vectors.
+            var statistics = forecaster.Artifact.Manifest.Normalization;
+            var normalizer = forecaster.Artifact.Manifest;
+            var samples = data.DowntimeSamples(statistics.Mean, raw =>
+            {
+                var normalized = new float[raw.Length];
+                normalizer.Normalize(raw, normalized);
+                return normalized;
+            }, settings.SequenceLength, settings.HorizonsMinutes, settings.CapMinutes, negativeStride: 4);
+            // Hold out whole entities' worth of time at the end: the last 20% of samples in each entity's order.
+            var split = (int)(samples.Count * 0.8);
+            var downtime = ModelTraining.TrainDowntimePredictor(samples[..split], samples[split..], features, statistics, settings.HorizonsMinutes,
+                settings.CapMinutes, settings.SequenceLength, settings.HiddenSize, 1, options, Reporter("downtime", progress), range);
+            downtimeArtifact = downtime.Artifact;
+            samplesCount = samples.Count;
+            downtimeLoss = downtime.Result.BestValidationLoss;
+            downtimeRmse = downtime.Artifact.Manifest.ValidationMetrics.GetValueOrDefault("validation_rmse");
+        }
 
         var metrics = new Dictionary<string, double>
         {
             ["forecaster_validation_loss"] = forecaster.Result.BestValidationLoss,
             ["vae_validation_loss"] = vae.Result.BestValidationLoss,
-            ["downtime_validation_loss"] = downtime.Result.BestValidationLoss,
-            ["downtime_validation_rmse_minutes"] = downtime.Artifact.Manifest.ValidationMetrics.GetValueOrDefault("validation_rmse"),
             ["windows"] = data.Windows,
-            ["downtime_samples"] = samples.Count,
+            ["entities"] = data.Series.Count,
+            ["downtime_samples"] = samplesCount,
             ["downtimes"] = data.Labels.Count(l => l.DowntimeStart is not null),
         };
-        var info = new BundleInfo(version, DateTimeOffset.UtcNow, $"simulator seed {settings.Seed}, {settings.Entities} entities, {settings.SimulatedSpan}",
-            features, ["lstm-forecaster", "vae", "downtime-predictor"], metrics);
-        return new ModelBundle(info, forecaster.Artifact, vae.Artifact, downtime.Artifact);
+        if (downtimeLoss is { } loss)
+            metrics["downtime_validation_loss"] = loss;
+        if (downtimeRmse is { } rmse)
+            metrics["downtime_validation_rmse_minutes"] = rmse;
+        var source = data.Source == "simulator"
+            ? $"simulator seed {settings.Seed}, {settings.Entities} entities, {settings.SimulatedSpan}"
+            : $"{data.Source} history {data.From:yyyy-MM-dd HH:mm}..{data.To:yyyy-MM-dd HH:mm} UTC, {data.Series.Count} entities";
+        var info = new BundleInfo(version, DateTimeOffset.UtcNow, source,
+            features, downtimeArtifact is null ? ["lstm-forecaster", "vae"] : ["lstm-forecaster", "vae", "downtime-predictor"], metrics);
+        return new ModelBundle(info, forecaster.Artifact, vae.Artifact, downtimeArtifact);
     }
 
     private static IProgress<TrainingProgress> Reporter(string stage, IProgress<StageProgress> progress) =>

@@ -4,13 +4,13 @@ using Streaming.Models.Pipeline;
 
 namespace Streaming.Host.Modeling;
 
-/// <summary>One registered bundle version.</summary>
-internal sealed record RegisteredModel(string Version, string Status, string ArtifactPath, DateTimeOffset CreatedAt, DateTimeOffset? ActivatedAt);
+/// <summary>One registered bundle version; <see cref="Entity"/> is null for a fleet bundle, the entity's name for a per-entity one.</summary>
+internal sealed record RegisteredModel(string Version, string Status, string ArtifactPath, DateTimeOffset CreatedAt, DateTimeOffset? ActivatedAt, string? Entity = null);
 
 /// <summary>
 /// Model versions: bundles saved under the models directory and listed in the <c>model_registry</c> table, where exactly
-/// one version is <c>active</c> and any number are <c>candidate</c> (a candidate marked for shadow scoring is the newest
-/// candidate when shadow mode is on) or <c>retired</c>.
+/// one fleet version is <c>active</c> (and at most one per entity for per-entity bundles) and any number are
+/// <c>candidate</c> (a candidate marked for shadow scoring is the newest fleet candidate when shadow mode is on) or <c>retired</c>.
 /// </summary>
 internal sealed class ModelRegistry(NpgsqlDataSource dataSource, string modelsDirectory)
 {
@@ -25,13 +25,14 @@ internal sealed class ModelRegistry(NpgsqlDataSource dataSource, string modelsDi
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using (var insert = new NpgsqlCommand(
-            "INSERT INTO model_registry (model_name, version, kind, artifact_path, manifest, status) VALUES (@n, @v, 'ensemble', @p, @m, 'candidate')",
+            "INSERT INTO model_registry (model_name, version, kind, artifact_path, manifest, status, entity) VALUES (@n, @v, 'ensemble', @p, @m, 'candidate', @e)",
             connection, tx))
         {
             insert.Parameters.AddWithValue("n", ModelName);
             insert.Parameters.AddWithValue("v", bundle.Version);
             insert.Parameters.AddWithValue("p", Path.GetFullPath(directory));
             insert.Parameters.Add(new NpgsqlParameter("m", NpgsqlDbType.Jsonb) { Value = ModelBundle.InfoJson(bundle.Info) });
+            insert.Parameters.Add(new NpgsqlParameter("e", NpgsqlDbType.Text) { Value = (object?)bundle.Info.Entity ?? DBNull.Value });
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
@@ -40,7 +41,10 @@ internal sealed class ModelRegistry(NpgsqlDataSource dataSource, string modelsDi
         return (await ListAsync(cancellationToken)).First(m => m.Version == bundle.Version);
     }
 
-    /// <summary>Makes <paramref name="version"/> the active one and retires the previous; running processors switch at their next window.</summary>
+    /// <summary>
+    /// Makes <paramref name="version"/> the active one and retires the previous active version of the same scope (the fleet,
+    /// or the same entity); running processors switch at their next window.
+    /// </summary>
     public async Task ActivateAsync(string version, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -52,7 +56,9 @@ internal sealed class ModelRegistry(NpgsqlDataSource dataSource, string modelsDi
             if (await exists.ExecuteScalarAsync(cancellationToken) is null)
                 throw new InvalidOperationException($"No model version '{version}' is registered; `streaming models list` shows them.");
         }
-        await using (var retire = new NpgsqlCommand("UPDATE model_registry SET status = 'retired' WHERE model_name = @n AND status = 'active' AND version <> @v", connection, tx))
+        await using (var retire = new NpgsqlCommand(
+            "UPDATE model_registry SET status = 'retired' WHERE model_name = @n AND status = 'active' AND version <> @v " +
+            "AND entity IS NOT DISTINCT FROM (SELECT entity FROM model_registry WHERE model_name = @n AND version = @v)", connection, tx))
         {
             retire.Parameters.AddWithValue("n", ModelName);
             retire.Parameters.AddWithValue("v", version);
@@ -70,25 +76,32 @@ internal sealed class ModelRegistry(NpgsqlDataSource dataSource, string modelsDi
     public async Task<IReadOnlyList<RegisteredModel>> ListAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            "SELECT version, status, artifact_path, created_at, activated_at FROM model_registry WHERE model_name = @n ORDER BY created_at, id");
+            "SELECT version, status, artifact_path, created_at, activated_at, entity FROM model_registry WHERE model_name = @n ORDER BY created_at, id");
         command.Parameters.AddWithValue("n", ModelName);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var models = new List<RegisteredModel>();
         while (await reader.ReadAsync(cancellationToken))
         {
             models.Add(new RegisteredModel(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                reader.GetFieldValue<DateTimeOffset>(3), reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4)));
+                reader.GetFieldValue<DateTimeOffset>(3), reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5)));
         }
         return models;
     }
 
+    /// <summary>The active fleet version.</summary>
     public async Task<RegisteredModel?> ActiveAsync(CancellationToken cancellationToken) =>
-        (await ListAsync(cancellationToken)).LastOrDefault(m => m.Status == "active");
+        (await ListAsync(cancellationToken)).LastOrDefault(m => m.Status == "active" && m.Entity is null);
 
-    /// <summary>The newest candidate registered after the active version, for shadow scoring.</summary>
+    /// <summary>The active per-entity versions, by entity.</summary>
+    public async Task<IReadOnlyDictionary<string, RegisteredModel>> ActiveEntityModelsAsync(CancellationToken cancellationToken) =>
+        (await ListAsync(cancellationToken)).Where(m => m.Status == "active" && m.Entity is not null)
+            .GroupBy(m => m.Entity!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+
+    /// <summary>The newest fleet candidate registered after the active fleet version, for shadow scoring.</summary>
     public async Task<RegisteredModel?> ShadowCandidateAsync(CancellationToken cancellationToken)
     {
-        var models = await ListAsync(cancellationToken);
+        var models = (await ListAsync(cancellationToken)).Where(m => m.Entity is null).ToList();
         var active = models.LastOrDefault(m => m.Status == "active");
         return models.LastOrDefault(m => m.Status == "candidate" && (active is null || m.CreatedAt >= active.CreatedAt));
     }

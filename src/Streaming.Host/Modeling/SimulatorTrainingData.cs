@@ -7,19 +7,24 @@ using Streaming.Simulation;
 namespace Streaming.Host.Modeling;
 
 /// <summary>
-/// Training data from the fleet simulator, made by the production windowing code: per entity, its closed windows'
-/// feature vectors in time order, plus the labelled downtime starts that turn them into downtime-predictor samples.
+/// Training data made by the production windowing code: per entity, its closed windows' feature vectors in time order,
+/// plus (for the simulator) the labelled downtime starts that turn them into downtime-predictor samples. The source is the
+/// fleet simulator (<see cref="Generate"/>) or recorded history: the database's metrics table or a file (<see cref="FromSamples"/>).
 /// </summary>
 internal sealed class SimulatorTrainingData
 {
-    private SimulatorTrainingData(FeatureLayout layout, List<EntitySeries> series, IReadOnlyList<FailureLabel> labels, DateTimeOffset from, DateTimeOffset to)
+    private SimulatorTrainingData(string source, FeatureLayout layout, List<EntitySeries> series, IReadOnlyList<FailureLabel> labels, DateTimeOffset from, DateTimeOffset to)
     {
+        Source = source;
         Layout = layout;
         Series = series;
         Labels = labels;
         From = from;
         To = to;
     }
+
+    /// <summary>Where the windows came from ("simulator", "database", "csv"), recorded in each manifest's training range.</summary>
+    public string Source { get; }
 
     public FeatureLayout Layout { get; }
 
@@ -63,7 +68,7 @@ internal sealed class SimulatorTrainingData
         aggregator.AdvanceStreamTime(end.ToUnixTimeMilliseconds() + (long)(windows.Size + windows.Grace).TotalMilliseconds);
         Collect();
         progress?.Report(1);
-        return new SimulatorTrainingData(layout, [.. series.Values.OrderBy(s => s.Entity, StringComparer.Ordinal)], fleet.Labels, simulator.Start, end);
+        return new SimulatorTrainingData("simulator", layout, [.. series.Values.OrderBy(s => s.Entity, StringComparer.Ordinal)], fleet.Labels, simulator.Start, end);
 
         void Collect()
         {
@@ -79,6 +84,68 @@ internal sealed class SimulatorTrainingData
                 s.Vectors.Add(vector);
             }
         }
+    }
+
+    /// <summary>
+    /// Windows recorded samples, in event-time order, with the production <see cref="WindowAggregator"/> (late samples are
+    /// counted in <paramref name="late"/>, never silently dropped); the layout covers every metric seen, sorted by name.
+    /// </summary>
+    public static SimulatorTrainingData FromSamples(string source, IEnumerable<TelemetrySample> samples, WindowOptions windows, out long late)
+    {
+        var aggregator = new WindowAggregator(windows);
+        var raw = new Dictionary<string, List<ClosedWindow>>(StringComparer.Ordinal);
+        var metrics = new SortedSet<string>(StringComparer.Ordinal);
+        var closed = new List<ClosedWindow>();
+        long first = long.MaxValue, last = long.MinValue, count = 0;
+        late = 0;
+        foreach (var sample in samples)
+        {
+            if (aggregator.Add(sample) == AddOutcome.Late)
+                late++;
+            foreach (var m in sample.Metrics)
+                metrics.Add(m.Name);
+            first = Math.Min(first, sample.TimestampMs);
+            last = Math.Max(last, sample.TimestampMs);
+            if (++count % 10_000 == 0)
+                Collect();
+        }
+        aggregator.AdvanceStreamTime(aggregator.StreamTimeMs == long.MinValue ? 0 : aggregator.StreamTimeMs + (long)(windows.Size + windows.Grace).TotalMilliseconds);
+        Collect();
+        var layout = FeatureLayout.For(metrics);
+        var series = raw.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv =>
+        {
+            var s = new EntitySeries(kv.Key, [], []);
+            foreach (var window in kv.Value)
+            {
+                var vector = new float[layout.Count];
+                layout.Extract(window, vector);
+                s.WindowEnds.Add(window.Bounds.EndMs);
+                s.Vectors.Add(vector);
+            }
+            return s;
+        }).ToList();
+        return count == 0
+            ? new SimulatorTrainingData(source, layout, [], [], DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch)
+            : new SimulatorTrainingData(source, layout, series, [], DateTimeOffset.FromUnixTimeMilliseconds(first), DateTimeOffset.FromUnixTimeMilliseconds(last));
+
+        void Collect()
+        {
+            closed.Clear();
+            aggregator.CollectClosed(closed);
+            foreach (var window in closed)
+            {
+                if (!raw.TryGetValue(window.Entity, out var list))
+                    raw[window.Entity] = list = [];
+                list.Add(window);
+            }
+        }
+    }
+
+    /// <summary>Only the entities with at least <paramref name="minimum"/> windows; the rest are named in <paramref name="dropped"/>.</summary>
+    public SimulatorTrainingData WithMinimumWindows(int minimum, out IReadOnlyList<(string Entity, int Windows)> dropped)
+    {
+        dropped = Series.Where(s => s.Count < minimum).Select(s => (s.Entity, s.Count)).ToList();
+        return new SimulatorTrainingData(Source, Layout, Series.Where(s => s.Count >= minimum).ToList(), Labels, From, To);
     }
 
     /// <summary>All entities' vectors back to back, [rows, F], missing values filled with the feature's mean.</summary>

@@ -22,8 +22,6 @@ internal sealed class KafkaProcessorOutput(TopicSettings topics, PipelineCounter
 {
     private readonly EventSerializerSet _serializers = serializers ?? EventSerializerSet.Json;
 
-    public EventSerializerSet Serializers => _serializers;
-
     /// <summary>The record being processed; dead letters point back at it.</summary>
     public ConsumeResult<string?, byte[]>? Current { get; set; }
 

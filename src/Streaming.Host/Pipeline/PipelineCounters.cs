@@ -35,9 +35,6 @@ public sealed class PipelineCounters : IDisposable
     private static readonly long[] BatchBuckets = [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 50_000, 100_000];
     private static readonly double[] DurationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-    // Weight of one scored window in the drift average: about the last few hundred windows count.
-    private const double DriftAlpha = 0.01;
-
     private readonly Counter<long> _stageRecords;
     private readonly Histogram<double> _endToEndLatency;
     private readonly Histogram<double> _anomalyScore;
@@ -45,7 +42,7 @@ public sealed class PipelineCounters : IDisposable
     private readonly Histogram<double> _sinkBatchDuration;
     private readonly Counter<long> _httpRequests;
     private readonly ConcurrentDictionary<(string Role, string Topic, int Partition), long> _lag = new();
-    private readonly ConcurrentDictionary<string, double> _drift = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Model, string Version, string Feature), double> _drift = new();
     private readonly ConcurrentDictionary<string, string> _models = new(StringComparer.Ordinal);
 
     public PipelineCounters()
@@ -70,7 +67,7 @@ public sealed class PipelineCounters : IDisposable
         _httpRequests = _meter.CreateCounter<long>("streaming_http_requests", description: "HTTP API requests, by route and status code");
         _meter.CreateObservableGauge("streaming_consumer_lag", ObserveLag, description: "Records behind the partition's high watermark, by role, topic and partition");
         _meter.CreateObservableGauge("streaming_model_drift", ObserveDrift,
-            description: "Drift indicator per model: exponentially weighted mean of score / threshold over scored windows (1 = at the threshold)");
+            description: "Input drift per model version and feature: the drift monitor's statistic (PSI by default) of the newest live windows against the training reference");
         _meter.CreateObservableGauge("streaming_model_info", ObserveModels, description: "The model and version in use (value 1)");
         _pauses = _meter.CreateCounter<long>("streaming_partition_pauses",
             description: "Times a worker paused its partitions because its publisher had MaxInFlightBatches batches in flight, by role");
@@ -214,13 +211,25 @@ public sealed class PipelineCounters : IDisposable
     public void AddHttpRequest(string route, int status) =>
         _httpRequests.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("status", status));
 
-    /// <summary>A scored window: its score into the distribution and the model's drift average.</summary>
-    public void RecordScore(string model, double score, double threshold)
-    {
+    /// <summary>A scored window: its score into the distribution.</summary>
+    public void RecordScore(string model, double score, double threshold) =>
         _anomalyScore.Record(score, new KeyValuePair<string, object?>("model", model));
-        if (threshold > 0 && double.IsFinite(score))
-            _drift.AddOrUpdate(model, static (_, ratio) => ratio, static (_, old, ratio) => old + DriftAlpha * (ratio - old), score / threshold);
+
+    /// <summary>The drift monitor's latest per-feature statistic for a model version; a new version replaces the model's old series.</summary>
+    public void SetDrift(string model, string version, IReadOnlyList<string> features, ReadOnlySpan<double> values)
+    {
+        foreach (var key in _drift.Keys)
+        {
+            if (key.Model == model && key.Version != version)
+                _drift.TryRemove(key, out _);
+        }
+        for (var i = 0; i < features.Count; i++)
+            _drift[(model, version, features[i])] = values[i];
     }
+
+    /// <summary>The drift monitor's latest value for one feature, or null before its first comparison.</summary>
+    public double? Drift(string model, string version, string feature) =>
+        _drift.TryGetValue((model, version, feature), out var value) ? value : null;
 
     public void SetActiveModel(string model, string version) => _models[model] = version;
 
@@ -264,7 +273,8 @@ public sealed class PipelineCounters : IDisposable
         new KeyValuePair<string, object?>("partition", kv.Key.Partition)));
 
     private IEnumerable<Measurement<double>> ObserveDrift() =>
-        _drift.Select(kv => new Measurement<double>(kv.Value, new KeyValuePair<string, object?>("model", kv.Key)));
+        _drift.Select(kv => new Measurement<double>(kv.Value, new KeyValuePair<string, object?>("model", kv.Key.Model),
+            new KeyValuePair<string, object?>("version", kv.Key.Version), new KeyValuePair<string, object?>("feature", kv.Key.Feature)));
 
     private IEnumerable<Measurement<int>> ObserveModels() => _models.Select(kv => new Measurement<int>(1,
         new KeyValuePair<string, object?>("model", kv.Key), new KeyValuePair<string, object?>("version", kv.Value)));

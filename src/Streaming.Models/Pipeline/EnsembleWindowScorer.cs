@@ -58,6 +58,8 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
     private readonly int _topContributors;
     private readonly RobustBaselineScorer _baseline;
     private readonly Dictionary<string, EntityState> _entities = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Loaded> _entityLoaded = new(StringComparer.Ordinal);
+    private IReadOnlyDictionary<string, ModelBundle>? _entityBundles;
     private Loaded? _active;
     private Loaded? _candidate;
 
@@ -80,14 +82,22 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
             entity = new EntityState();
             _entities[window.Entity] = entity;
         }
-        if (_active is null)
+        // An entity's own bundle (Models:Scope=PerEntity) when one is active, the fleet's otherwise.
+        var scoring = OwnBundle(window.Entity) ?? _active;
+        if (scoring is null)
             return baseline is null ? null : BaselineOnly(window, baseline);
+        if (!ReferenceEquals(entity.ScoredBy, scoring.Bundle))
+        {
+            // Another version's scores are on another scale: the adaptive threshold starts over.
+            entity.ResetThreshold();
+            entity.ScoredBy = scoring.Bundle;
+        }
 
-        entity.Push(_active.Bundle.Layout, window);
+        entity.Push(scoring.Bundle.Layout, window);
         var members = new List<MemberScore>(4);
         if (baseline is not null)
             members.Add(new MemberScore(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion, baseline.Score, baseline.Threshold));
-        var (ratio, contributions) = Combine(_active, entity, baseline, members);
+        var (ratio, contributions) = Combine(scoring, entity, baseline, members);
         if (members.Count == 0)
             return null;
         if (_candidate is not null)
@@ -100,8 +110,28 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
         var threshold = entity.Threshold(_options);
         entity.Learn(ratio, _options);
         var contributors = Contributors(window, baseline, contributions);
-        return new WindowAssessment(window, ratio, threshold, EnsembleName, _active.Bundle.Version, contributors, members,
-            Outlook(_active, entity));
+        return new WindowAssessment(window, ratio, threshold, EnsembleName, scoring.Bundle.Version, contributors, members,
+            Outlook(scoring, entity));
+    }
+
+    private Loaded? OwnBundle(string entity)
+    {
+        var bundles = _models.EntityBundles;
+        if (bundles.Count == 0)
+            return null;
+        if (!ReferenceEquals(bundles, _entityBundles))
+        {
+            // A new set of per-entity bundles: keep the instances of versions still active, drop the rest.
+            _entityBundles = bundles;
+            var active = new HashSet<string>(bundles.Values.Select(b => b.Version), StringComparer.Ordinal);
+            foreach (var version in _entityLoaded.Keys.Where(v => !active.Contains(v)).ToList())
+                _entityLoaded.Remove(version);
+        }
+        if (!bundles.TryGetValue(entity, out var bundle))
+            return null;
+        if (!_entityLoaded.TryGetValue(bundle.Version, out var loaded))
+            _entityLoaded[bundle.Version] = loaded = new Loaded(bundle, bundle.Instantiate());
+        return loaded;
     }
 
     /// <summary>Picks up a newly activated or shadowed bundle between windows.</summary>
@@ -109,11 +139,7 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
     {
         var active = _models.Active;
         if (active?.Version != _active?.Bundle.Version)
-        {
             _active = active is null ? null : new Loaded(active, active.Instantiate());
-            foreach (var entity in _entities.Values)
-                entity.ResetThreshold();
-        }
         var candidate = _models.Candidate;
         if (candidate?.Version != _candidate?.Bundle.Version)
             _candidate = candidate is null ? null : new Loaded(candidate, candidate.Instantiate());
@@ -222,6 +248,9 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
         private readonly List<double> _calibration = [];
 
         public int Count { get; private set; }
+
+        /// <summary>The bundle this entity's last window was scored with; a change resets its adaptive threshold.</summary>
+        public ModelBundle? ScoredBy { get; set; }
 
         public void Push(FeatureLayout layout, ClosedWindow window)
         {

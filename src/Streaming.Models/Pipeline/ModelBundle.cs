@@ -5,14 +5,18 @@ using Streaming.Models.Serialization;
 
 namespace Streaming.Models.Pipeline;
 
-/// <summary>What a bundle directory holds besides its member artifacts: the version and why it exists.</summary>
+/// <summary>
+/// What a bundle directory holds besides its member artifacts: the version and why it exists; <see cref="Entity"/> names
+/// the one entity a per-entity bundle was trained on (null: a fleet bundle).
+/// </summary>
 internal sealed record BundleInfo(
     string Version,
     DateTimeOffset CreatedAt,
     string Source,
     IReadOnlyList<string> Features,
     IReadOnlyList<string> Members,
-    IReadOnlyDictionary<string, double> Metrics);
+    IReadOnlyDictionary<string, double> Metrics,
+    string? Entity = null);
 
 /// <summary>
 /// A versioned set of models scored together: an LSTM forecaster, a VAE and a downtime predictor, each optional, saved as
@@ -79,19 +83,31 @@ internal sealed class ModelBundle
 internal sealed record BundleScorers(IAnomalyScorer? Forecaster, IAnomalyScorer? Vae, DowntimePredictor? Downtime);
 
 /// <summary>
-/// The active bundle (and an optional shadow candidate), swapped atomically by the registry watcher; every partition's
-/// scorer picks up a new version at its next window, so each window is scored by exactly one version.
+/// The active fleet bundle (and an optional shadow candidate, and with <c>Models:Scope=PerEntity</c> the active per-entity
+/// bundles), swapped atomically by the registry watcher; every partition's scorer picks up a new version at its next
+/// window, so each window is scored by exactly one version.
 /// </summary>
 internal sealed class ModelSetProvider
 {
+    private static readonly IReadOnlyDictionary<string, ModelBundle> None = new Dictionary<string, ModelBundle>(StringComparer.Ordinal);
+
     private volatile ModelBundle? _active;
     private volatile ModelBundle? _candidate;
+    private volatile IReadOnlyDictionary<string, ModelBundle> _entities = None;
 
     public ModelBundle? Active => _active;
 
     public ModelBundle? Candidate => _candidate;
 
+    /// <summary>Active per-entity bundles by entity; empty with the fleet scope.</summary>
+    public IReadOnlyDictionary<string, ModelBundle> EntityBundles => _entities;
+
     public void Activate(ModelBundle? bundle) => _active = bundle;
 
     public void SetCandidate(ModelBundle? bundle) => _candidate = bundle;
+
+    public void SetEntityBundles(IReadOnlyDictionary<string, ModelBundle> bundles) => _entities = bundles;
+
+    /// <summary>The bundle that scores <paramref name="entity"/>: its own when one is active, the fleet's otherwise.</summary>
+    public ModelBundle? For(string entity) => _entities.TryGetValue(entity, out var own) ? own : _active;
 }
