@@ -21,6 +21,7 @@ internal enum Roles
     Processor = 1,
     Sink = 2,
     Api = 4,
+    Scorer = 8,
     All = Processor | Sink | Api,
 }
 
@@ -30,7 +31,7 @@ internal static class RunCommand
     {
         var role = new Option<string[]>("--role")
         {
-            Description = "processor (scorer is part of it for now), sink or api; repeat or comma-separate; default all three",
+            Description = "processor, scorer (with Processor:Scoring=Separate), sink or api; repeat or comma-separate; default all",
             AllowMultipleArgumentsPerToken = false,
         };
         var port = new Option<int?>("--port") { Description = "HTTP port for /metrics, /health/* and the API (default Http:Port, 8080)" };
@@ -38,7 +39,10 @@ internal static class RunCommand
         var command = new Command("run", """
             Runs pipeline roles until Ctrl-C, each scalable on its own (run more processes with the same role; Kafka's
             consumer groups share the partitions):
-              processor  telemetry → windows → features → scores → alerts (the scorer role is part of the processor for now)
+              processor  telemetry → windows → features, and with Processor:Scoring=Inline (the default) also
+                         → scores → alerts and downtime predictions
+              scorer     features → scores → alerts and downtime predictions; needs Processor:Scoring=Separate, where
+                         processors publish features only and scorers scale on their own (group Processor:ScorerGroupId)
               sink       every topic → TimescaleDB
               api        POST /api/v1/metrics (ingest) and POST /api/v1/score
             Every role serves /metrics (Prometheus) and /health/live, /health/ready on Http:Address:Http:Port (127.0.0.1:8080;
@@ -47,6 +51,11 @@ internal static class RunCommand
               streaming run                                      # all roles in one process
               KAFKA_BOOTSTRAP_SERVERS=kafka:9092 streaming run --role processor --port 8081
               streaming run --role sink --role api
+              Processor__Scoring=Separate streaming run --role processor      # windows and features only
+              Processor__Scoring=Separate streaming run --role scorer         # scores, alerts, predictions
+
+            Processor and scorer pause their partitions while Processor:MaxInFlightBatches (4) processed batches wait for
+            their publish transaction, and resume at half, so memory stays bounded when Kafka or the model falls behind.
             """) { role, port, verbose };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -63,6 +72,11 @@ internal static class RunCommand
                     : null);
                 if (roles.HasFlag(Roles.Api))
                     settings.Http.ValidateForApi();
+                if (!TryResolveScoring(ref roles, settings.Processor.Scoring, out problem))
+                {
+                    Console.Error.WriteLine(problem);
+                    return 2;
+                }
             }
             catch (OptionsException ex)
             {
@@ -90,7 +104,8 @@ internal static class RunCommand
         {
             switch (value.ToLowerInvariant())
             {
-                case "processor" or "scorer": roles |= Roles.Processor; break;
+                case "processor": roles |= Roles.Processor; break;
+                case "scorer": roles |= Roles.Scorer; break;
                 case "sink": roles |= Roles.Sink; break;
                 case "api": roles |= Roles.Api; break;
                 default:
@@ -103,8 +118,28 @@ internal static class RunCommand
         return true;
     }
 
+    /// <summary>
+    /// The scorer role exists only when processors leave scoring to it (<c>Processor:Scoring=Separate</c>); otherwise every
+    /// window would be scored twice. Running every role (no --role) with Separate scoring includes the scorer.
+    /// </summary>
+    internal static bool TryResolveScoring(ref Roles roles, ScoringMode scoring, out string problem)
+    {
+        problem = "";
+        if (scoring == ScoringMode.Separate && roles == Roles.All)
+            roles |= Roles.Scorer;
+        if (roles.HasFlag(Roles.Scorer) && scoring != ScoringMode.Separate)
+        {
+            problem = "--role scorer needs Processor:Scoring=Separate (env Processor__Scoring=Separate) on every processor and " +
+                      "scorer; with the default Inline the processor scores and a scorer would score every window again.";
+            return false;
+        }
+        return true;
+    }
+
     public static async Task<int> RunAsync(StreamingSettings settings, Roles roles, ILoggerFactory loggers, TimeProvider clock, CancellationToken stop)
     {
+        if (!TryResolveScoring(ref roles, settings.Processor.Scoring, out var scoringProblem))
+            throw new OptionsException("Processor:Scoring", scoringProblem);
         // Only the sink needs the database; the other roles scale without it.
         PipelineRuntime? runtime = null;
         Npgsql.NpgsqlDataSource? registryDatabase = null;
@@ -127,8 +162,10 @@ internal static class RunCommand
             // The processor and the api score with the registry's active model bundle and follow activations (hot reload).
             ModelWatcher? watcher = null;
             ModelSetProvider? models = null;
+            // This process scores windows: the scorer role, or a processor scoring inline.
+            var scoring = roles.HasFlag(Roles.Scorer) || (roles.HasFlag(Roles.Processor) && settings.Processor.Scoring == ScoringMode.Inline);
             ModelRegistry? registry = null;
-            if (roles.HasFlag(Roles.Processor) || roles.HasFlag(Roles.Api))
+            if (scoring || roles.HasFlag(Roles.Api))
             {
                 registryDatabase = runtime?.DataSource ?? (await TrainCommand.OpenDatabaseAsync(settings, loggers, stop).ConfigureAwait(false)).DataSource;
                 models = new ModelSetProvider();
@@ -141,15 +178,21 @@ internal static class RunCommand
                 ? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors)
                 : new EnsembleApiScorer(models, settings.Baseline, settings.Ensemble, settings.Alerts.TopContributors);
             // Serializers are created once, here: with a Schema Registry the schemas are registered now, and a rejection stops start-up.
-            using var serializers = roles.HasFlag(Roles.Processor) ? await EventSerializerSet.CreateOrReportAsync(settings, Console.Error, stop).ConfigureAwait(false) : null;
-            if (roles.HasFlag(Roles.Processor) && serializers is null)
+            var publishes = roles.HasFlag(Roles.Processor) || roles.HasFlag(Roles.Scorer);
+            using var serializers = publishes ? await EventSerializerSet.CreateOrReportAsync(settings, Console.Error, stop).ConfigureAwait(false) : null;
+            if (publishes && serializers is null)
                 return 2;
             var processor = roles.HasFlag(Roles.Processor)
                 ? new ProcessorWorker(settings, kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models) { Serializers = serializers }
                 : null;
+            var scorerWorker = roles.HasFlag(Roles.Scorer)
+                ? new ScorerWorker(settings, kafka, counters, clock, loggers.CreateLogger<ScorerWorker>(), models: models) { Serializers = serializers }
+                : null;
             var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
             if (processor is not null)
                 checks.Add(new StateRestoreCheck(() => processor.IsRestoring));
+            if (scorerWorker is not null)
+                checks.Add(new StateRestoreCheck(() => scorerWorker.IsRestoring));
             if (runtime is not null)
                 checks.Add(new DatabaseReadinessCheck(runtime.DataSource));
             var api = roles.HasFlag(Roles.Api);
@@ -167,15 +210,23 @@ internal static class RunCommand
 
             using var workersStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
             var workers = new List<(string Role, Task Task)>();
-            if (processor is not null)
+            if (serializers is not null)
+                Console.WriteLine($"  Values    {serializers.Describe()}");
+            if (scoring)
             {
-                Console.WriteLine($"  Values    {serializers!.Describe()}");
                 Console.WriteLine($"  Models    {(models!.Active is { } active ? $"ensemble version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");
-                workers.Add(("processor", processor.RunAsync(workersStop.Token)));
             }
             if (watcher is not null)
                 workers.Add(("model watcher", watcher.RunAsync(workersStop.Token)));
-            if (processor is not null && settings.Drift.Enabled)
+            if (processor is not null)
+            {
+                Console.WriteLine($"  Processor scoring {settings.Processor.Scoring.ToString().ToLowerInvariant()}, at most {settings.Processor.MaxInFlightBatches} batches in flight");
+                workers.Add(("processor", processor.RunAsync(workersStop.Token)));
+            }
+            if (scorerWorker is not null)
+                workers.Add(("scorer", scorerWorker.RunAsync(workersStop.Token)));
+            // Drift is watched where windows are scored (the processor inline, or the scorer role).
+            if (scoring && settings.Drift.Enabled)
                 workers.Add(("drift monitor", DriftWorker.Create(settings, kafka, models!, registry!, registryDatabase!, counters, clock, loggers).RunAsync(workersStop.Token)));
             if (runtime is not null)
                 workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));

@@ -87,6 +87,28 @@ public sealed class ProcessorSettingsSection
     public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
     public IdleMode IdleMode { get; set; } = IdleMode.WallClock;
+
+    /// <summary>
+    /// Processed batches that may wait for (or be in) their publish transaction at once. When that many are in flight the
+    /// consumer pauses its partitions (it keeps polling, so the group sees it alive) and resumes them once the publisher
+    /// is down to half; records held in memory stay below MaxInFlightBatches × MaxBatch.
+    /// </summary>
+    public int MaxInFlightBatches { get; set; } = 4;
+
+    /// <summary>Inline: processors score windows themselves. Separate: processors publish features only; the scorer role scores.</summary>
+    public ScoringMode Scoring { get; set; } = ScoringMode.Inline;
+
+    /// <summary>The scorer role's consumer group on the features topic (used with <c>Scoring=Separate</c>).</summary>
+    public string ScorerGroupId { get; set; } = "streaming-scorer";
+}
+
+/// <summary>Where closed windows are scored.</summary>
+public enum ScoringMode
+{
+    /// <summary>In the processor, right after the window closes (one role does everything).</summary>
+    Inline,
+    /// <summary>In the scorer role, from the features topic, so scoring scales on its own.</summary>
+    Separate,
 }
 
 public sealed class SinkSettings
@@ -220,6 +242,7 @@ public sealed class StreamingSettings
         Alerts = Alerts,
         Predictions = Predictions,
         Limits = Ingest.ToLimits(),
+        ScoreInline = Processor.Scoring == ScoringMode.Inline,
     };
 
     /// <summary>Processor settings whose partitions score with the ensemble over <paramref name="models"/>.</summary>
@@ -254,6 +277,12 @@ public sealed class StreamingSettings
         }
         if (Processor.MaxBatch is < 1 or > 100_000)
             throw new OptionsException("Processor:MaxBatch", $"must be 1-100000, was {Processor.MaxBatch}");
+        if (Processor.MaxInFlightBatches is < 1 or > 1000)
+            throw new OptionsException("Processor:MaxInFlightBatches", $"must be 1-1000 (batches held between processing and publishing; 4 is a good start), was {Processor.MaxInFlightBatches}");
+        if (!Enum.IsDefined(Processor.Scoring))
+            throw new OptionsException("Processor:Scoring", $"must be Inline or Separate, was {Processor.Scoring}");
+        if (string.IsNullOrWhiteSpace(Processor.ScorerGroupId) || Processor.ScorerGroupId == Processor.GroupId)
+            throw new OptionsException("Processor:ScorerGroupId", "must be a non-empty consumer group distinct from Processor:GroupId");
         if (Sink.MaxBatch is < 1 or > 1_000_000)
             throw new OptionsException("Sink:MaxBatch", $"must be 1-1000000, was {Sink.MaxBatch}");
         Http.Validate();

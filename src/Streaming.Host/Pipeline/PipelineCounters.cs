@@ -69,7 +69,75 @@ public sealed class PipelineCounters : IDisposable
         _meter.CreateObservableGauge("streaming_model_drift", ObserveDrift,
             description: "Input drift per model version and feature: the drift monitor's statistic (PSI by default) of the newest live windows against the training reference");
         _meter.CreateObservableGauge("streaming_model_info", ObserveModels, description: "The model and version in use (value 1)");
+        _pauses = _meter.CreateCounter<long>("streaming_partition_pauses",
+            description: "Times a worker paused its partitions because its publisher had MaxInFlightBatches batches in flight, by role");
+        _meter.CreateObservableGauge("streaming_inflight_batches", () => ObserveBackPressure(b => b.Batches),
+            description: "Processed batches waiting for or in their publish transaction, by role");
+        _meter.CreateObservableGauge("streaming_inflight_records", () => ObserveBackPressure(b => b.Records),
+            description: "Input records of the batches in flight between processing and publishing, by role");
+        _meter.CreateObservableGauge("streaming_paused_partitions", () => ObserveBackPressure(b => b.Paused),
+            description: "Partitions paused by back-pressure, by role");
     }
+
+    // Back-pressure (issue 3): per role, what is in flight between a worker's consume loop and its publisher.
+    private sealed class BackPressure
+    {
+        public long Batches;
+        public long Records;
+        public long Paused;
+    }
+
+    private readonly Counter<long> _pauses;
+    private readonly ConcurrentDictionary<string, BackPressure> _backPressure = new(StringComparer.Ordinal);
+    private long _pausesTotal;
+    private long _maxInFlightRecords;
+    private long _maxInFlightBatches;
+
+    /// <summary>Times any worker paused its partitions.</summary>
+    public long Pauses => Interlocked.Read(ref _pausesTotal);
+
+    /// <summary>High-water mark of records in flight between processing and publishing (any role) since start.</summary>
+    public long MaxInFlightRecords => Interlocked.Read(ref _maxInFlightRecords);
+
+    /// <summary>High-water mark of batches in flight between processing and publishing (any role) since start.</summary>
+    public long MaxInFlightBatches => Interlocked.Read(ref _maxInFlightBatches);
+
+    /// <summary>A batch entered (positive) or left (negative, committed) the role's publish pipeline.</summary>
+    public void AddInFlight(string role, int batches, long records)
+    {
+        var state = _backPressure.GetOrAdd(role, static _ => new BackPressure());
+        var nowBatches = Interlocked.Add(ref state.Batches, batches);
+        var nowRecords = Interlocked.Add(ref state.Records, records);
+        RaiseTo(ref _maxInFlightBatches, nowBatches);
+        RaiseTo(ref _maxInFlightRecords, nowRecords);
+
+        static void RaiseTo(ref long highWater, long value)
+        {
+            var seen = Interlocked.Read(ref highWater);
+            while (value > seen)
+            {
+                var was = Interlocked.CompareExchange(ref highWater, value, seen);
+                if (was == seen)
+                    return;
+                seen = was;
+            }
+        }
+    }
+
+    /// <summary>The role paused <paramref name="partitions"/> partitions (counted as one pause) or, with 0, resumed them.</summary>
+    public void SetPaused(string role, int partitions)
+    {
+        var state = _backPressure.GetOrAdd(role, static _ => new BackPressure());
+        Interlocked.Exchange(ref state.Paused, partitions);
+        if (partitions == 0)
+            return;
+        Interlocked.Increment(ref _pausesTotal);
+        _pauses.Add(1, new KeyValuePair<string, object?>("role", role));
+    }
+
+    private IEnumerable<Measurement<long>> ObserveBackPressure(Func<BackPressure, long> value) =>
+        _backPressure.Select(kv => new Measurement<long>(value(kv.Value),
+            new KeyValuePair<string, object?>("role", kv.Key)));
 
     /// <summary>This instance's meter: an exporter selects it so several pipelines in one process do not mix.</summary>
     internal Meter Meter => _meter;

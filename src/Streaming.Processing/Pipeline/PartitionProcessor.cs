@@ -17,6 +17,12 @@ public sealed record ProcessorSettings
     public Func<IWindowScorer>? ScorerFactory { get; init; }
     public TelemetryLimits Limits { get; init; } = TelemetryLimits.Default;
 
+    /// <summary>
+    /// True (the default): each partition processor scores its closed windows itself. False: it emits windows (features)
+    /// only, and a separate scorer (<see cref="ScoringStage"/> over the features topic) scores them.
+    /// </summary>
+    public bool ScoreInline { get; init; } = true;
+
     public ProcessorSettings Validated()
     {
         Windows.Validated();
@@ -54,18 +60,14 @@ public sealed class PartitionProcessor
 {
     private readonly ProcessorSettings _settings;
     private readonly WindowAggregator _windows;
-    private readonly IWindowScorer _scorer;
-    private readonly AlertTracker _alerts;
-    private readonly DowntimeTracker _predictions;
+    private readonly ScoringStage? _scoring;
     private readonly List<ClosedWindow> _closed = [];
 
     public PartitionProcessor(ProcessorSettings settings, TimeProvider clock)
     {
         _settings = settings.Validated();
         _windows = new WindowAggregator(settings.Windows);
-        _scorer = settings.ScorerFactory?.Invoke() ?? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
-        _alerts = new AlertTracker(settings.Alerts, clock);
-        _predictions = new DowntimeTracker(settings.Predictions, clock);
+        _scoring = settings.ScoreInline ? new ScoringStage(settings, clock) : null;
     }
 
     public WindowAggregator Windows => _windows;
@@ -118,7 +120,7 @@ public sealed class PartitionProcessor
         return count;
     }
 
-    /// <summary>Emits every window that has closed, with its score and any alert change.</summary>
+    /// <summary>Emits every window that has closed, with its score and any alert change when scoring inline.</summary>
     public int EmitClosed(IProcessorOutput output)
     {
         _closed.Clear();
@@ -126,15 +128,7 @@ public sealed class PartitionProcessor
         foreach (var window in _closed)
         {
             output.WindowClosed(window);
-            if (_scorer.Assess(window) is not { } assessment)
-                continue;
-            output.Scored(assessment);
-            var verdict = new WindowVerdict(window.Entity, window.Bounds.Start, window.Bounds.End, assessment.Score, assessment.Threshold,
-                assessment.Model, assessment.ModelVersion, assessment.Contributors);
-            if (_alerts.Observe(verdict) is { } alert)
-                output.Alert(alert);
-            if (_predictions.Observe(assessment) is { } prediction)
-                output.Prediction(prediction);
+            _scoring?.Score(window, output);
         }
         return count;
     }

@@ -20,6 +20,10 @@ public enum AddOutcome
 public sealed record ClosedWindow(string Entity, WindowBounds Bounds, int SampleCount, MetricFeatures[] Features, bool IsFinal = true)
 {
     public FeatureVectorEvent ToEvent() => new(Entity, Bounds.Start, Bounds.End, SampleCount, Features);
+
+    /// <summary>The window a features-topic record describes: the inverse of <see cref="ToEvent"/> (the scorer role reads it).</summary>
+    public static ClosedWindow FromEvent(FeatureVectorEvent e) =>
+        new(e.Entity, new WindowBounds(e.WindowStart.ToUnixTimeMilliseconds(), e.WindowEnd.ToUnixTimeMilliseconds()), e.SampleCount, [.. e.Features]);
 }
 
 /// <summary>
