@@ -118,6 +118,10 @@ internal static class DemoCommand
             return 2;
         Console.WriteLine($"  Values    {serializers.Describe()}");
         var processor = new ProcessorWorker(settings, runtime.Kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models) { Serializers = serializers };
+        // With Processor:Scoring=Separate the processor publishes features only; the scorer role scores them.
+        var scorer = settings.Processor.Scoring == ScoringMode.Separate
+            ? new ScorerWorker(settings, runtime.Kafka, counters, clock, loggers.CreateLogger<ScorerWorker>(), models: models) { Serializers = serializers }
+            : null;
         var sink = new SinkWorker(settings, runtime.Kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>());
         var producer = new SimulatorProducer(simulator, runtime.Kafka, settings.Topics.Telemetry, settings.Demo.Rate, settings.Demo.BadRecordRate, counters, clock);
         var maintenance = new MaintenanceLoop(NpgsqlDataSource.Create(runtime.ConnectionString), runtime.Capabilities, new MaintenanceOptions(), clock,
@@ -125,6 +129,7 @@ internal static class DemoCommand
 
         var startedPublishingAt = started.Elapsed;
         var processorTask = processor.RunAsync(workers.Token);
+        var scorerTask = scorer?.RunAsync(workers.Token) ?? Task.CompletedTask;
         var watcherTask = watcher.RunAsync(workers.Token);
         var driftTask = settings.Drift.Enabled
             ? DriftWorker.Create(settings, runtime.Kafka, models, registry, runtime.DataSource, counters, clock, loggers).RunAsync(workers.Token)
@@ -139,6 +144,7 @@ internal static class DemoCommand
             await Task.WhenAny(producerTask, Task.Delay(progress.Interval, CancellationToken.None)).ConfigureAwait(false);
             progress.Print(sink.IsBackingOff);
             ThrowIfFaulted(processorTask, "processor");
+            ThrowIfFaulted(scorerTask, "scorer");
             ThrowIfFaulted(sinkTask, "sink");
         }
         await producerTask.ConfigureAwait(false);
@@ -153,13 +159,14 @@ internal static class DemoCommand
                    || sink.RecordsWritten(settings.Topics.Alerts) < counters.Alerts))
         {
             ThrowIfFaulted(processorTask, "processor");
+            ThrowIfFaulted(scorerTask, "scorer");
             ThrowIfFaulted(sinkTask, "sink");
             await Task.Delay(200, CancellationToken.None).ConfigureAwait(false);
         }
         var drained = processor.Processed >= producer.Produced && sink.RecordsWritten(settings.Topics.Telemetry) >= producer.Produced;
         await maintenance.RunOnceAsync(CancellationToken.None).ConfigureAwait(false);
         await workers.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(processorTask, sinkTask, watcherTask, driftTask).ConfigureAwait(false);
+        await Task.WhenAll(processorTask, scorerTask, sinkTask, watcherTask, driftTask).ConfigureAwait(false);
         progress.Print(sink.IsBackingOff);
         progress.Finish();
 

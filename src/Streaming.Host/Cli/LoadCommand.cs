@@ -150,6 +150,10 @@ internal sealed class LoadRun
         var processor = new ProcessorWorker(_settings, runtime.Kafka, counters, _clock, _loggers.CreateLogger<ProcessorWorker>(), models: models);
         var sink = new SinkWorker(_settings, runtime.Kafka, runtime.Writer, counters, _clock, _loggers.CreateLogger<SinkWorker>());
         var processorTask = processor.RunAsync(workers.Token);
+        // With Processor:Scoring=Separate the processor publishes features only; the scorer role scores them.
+        var scorerTask = _settings.Processor.Scoring == ScoringMode.Separate
+            ? new ScorerWorker(_settings, runtime.Kafka, counters, _clock, _loggers.CreateLogger<ScorerWorker>(), models: models).RunAsync(workers.Token)
+            : Task.CompletedTask;
         var sinkTask = sink.RunAsync(workers.Token);
         var watcherTask = watcher.RunAsync(workers.Token);
         var monitorTask = MonitorSinkAsync(runtime.Kafka, workers.Token);
@@ -176,6 +180,7 @@ internal sealed class LoadRun
             await Task.WhenAny(producerTask, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
             lag.Sample();
             ThrowIfFaulted(processorTask, "processor");
+            ThrowIfFaulted(scorerTask, "scorer");
             ThrowIfFaulted(sinkTask, "sink");
             if (_clock.GetElapsedTime(loadStarted) >= nextProgress)
             {
@@ -197,6 +202,7 @@ internal sealed class LoadRun
                    || _sinkProgress.CommittedTotal < _produced.Count))
         {
             ThrowIfFaulted(processorTask, "processor");
+            ThrowIfFaulted(scorerTask, "scorer");
             ThrowIfFaulted(sinkTask, "sink");
             await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
             lag.Sample();
@@ -206,7 +212,7 @@ internal sealed class LoadRun
         lag.Sample();
         var lagFinal = lag.Current;
         await workers.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(processorTask, sinkTask, watcherTask, monitorTask).ConfigureAwait(false);
+        await Task.WhenAll(processorTask, scorerTask, sinkTask, watcherTask, monitorTask).ConfigureAwait(false);
 
         var positions = await Task.Run(() => ReadPositions(runtime.Kafka), CancellationToken.None).ConfigureAwait(false);
         var summary = new LoadSummary
