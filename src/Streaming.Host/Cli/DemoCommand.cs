@@ -107,7 +107,6 @@ internal static class DemoCommand
         var simulatedStart = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddDays(-1);
         var simulator = new FleetSimulator(settings.Simulator with { Start = simulatedStart });
         Console.WriteLine($"  Fleet     {settings.Simulator.Entities} machines, seed {settings.Simulator.Seed}, {settings.Demo.Rate} samples/s, windows {settings.Windows.Size} (grace {settings.Windows.Grace})");
-        Console.WriteLine(forever ? "Running until Ctrl-C." : $"Running for {settings.Demo.Duration}. Ctrl-C stops early.");
 
         using var counters = new PipelineCounters();
         using var workers = CancellationTokenSource.CreateLinkedTokenSource(stop);
@@ -117,6 +116,7 @@ internal static class DemoCommand
         if (serializers is null)
             return 2;
         Console.WriteLine($"  Values    {serializers.Describe()}");
+        Console.WriteLine(forever ? "Running until Ctrl-C." : $"Running for {settings.Demo.Duration}. Ctrl-C stops early.");
         var processor = new ProcessorWorker(settings, runtime.Kafka, counters, clock, loggers.CreateLogger<ProcessorWorker>(), models: models) { Serializers = serializers };
         // With Processor:Scoring=Separate the processor publishes features only; the scorer role scores them.
         var scorer = settings.Processor.Scoring == ScoringMode.Separate
