@@ -383,9 +383,9 @@ public sealed class AvroOnTheWireTests
             && sink.RecordsWritten(settings.Topics.DeadLetter) >= BadTelemetry.Length, [processorTask, sinkTask], stop.Token);
 
         // Every window is closed and committed: what is on the topics now is all there will be; wait for the sink to store it.
-        var features = await ReadValuesAsync(settings.Topics.Features);
-        var scores = await ReadValuesAsync(settings.Topics.Scores);
-        var alerts = await ReadValuesAsync(settings.Topics.Alerts);
+        var features = await TestStack.ReadValuesAsync(settings.Topics.Features);
+        var scores = await TestStack.ReadValuesAsync(settings.Topics.Scores);
+        var alerts = await TestStack.ReadValuesAsync(settings.Topics.Alerts);
         await WaitUntilAsync(() => sink.RecordsWritten(settings.Topics.Scores) >= scores.Count && sink.RecordsWritten(settings.Topics.Alerts) >= alerts.Count,
             [processorTask, sinkTask], stop.Token);
         await stop.CancelAsync();
@@ -483,31 +483,6 @@ public sealed class AvroOnTheWireTests
         rows.Sort(StringComparer.Ordinal);
         return rows;
     }
-
-    /// <summary>Every committed value of a topic, as bytes, read to the end of each partition.</summary>
-    private static Task<List<byte[]>> ReadValuesAsync(string topic) => Task.Run(() =>
-    {
-        var config = TestStack.Kafka.ConsumerConfig(TestStack.UniqueName("reader"), "reader");
-        config.EnablePartitionEof = true;
-        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
-        var partitions = TestStack.Kafka.Options.Partitions;
-        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var values = new List<byte[]>();
-        var atEnd = new HashSet<int>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (atEnd.Count < partitions && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } record)
-                continue;
-            if (record.IsPartitionEOF)
-                atEnd.Add(record.Partition.Value);
-            else
-                values.Add(record.Message.Value);
-        }
-        consumer.Close();
-        Assert.That(atEnd, Has.Count.EqualTo(partitions), $"read {topic} to its end");
-        return values;
-    });
 
     /// <summary>
     /// The Confluent Schema Registry's REST subset the pipeline uses (register a version, fetch a schema by id) on a real

@@ -109,9 +109,9 @@ public sealed class ScorerRoleTests
         var tasks = Task.WhenAll(processor.RunAsync(stop.Token), scorer.RunAsync(stop.Token));
         await WaitForAsync(() => processor.Processed >= _samples.Count, tasks, stop.Token);
         await WaitForAsync(() => scorer.Processed >= _windows, tasks, stop.Token);
-        var features = await ReadValuesAsync(settings.Topics.Features);
-        var scores = await ReadValuesAsync(settings.Topics.Scores);
-        var alerts = await ReadValuesAsync(settings.Topics.Alerts);
+        var features = await TestStack.ReadValuesAsync(settings.Topics.Features);
+        var scores = await TestStack.ReadValuesAsync(settings.Topics.Scores);
+        var alerts = await TestStack.ReadValuesAsync(settings.Topics.Alerts);
         await stop.CancelAsync();
         await tasks;
 
@@ -160,31 +160,6 @@ public sealed class ScorerRoleTests
                 ? JsonSerializer.Serialize(prediction, ContractsJsonContext.Default.DowntimePredictionEvent)
                 : $"unreadable: {read.Error}";
     }
-
-    /// <summary>Every committed value of a topic, as bytes (Avro is not text).</summary>
-    private static Task<List<byte[]>> ReadValuesAsync(string topic) => Task.Run(() =>
-    {
-        var config = TestStack.Kafka.ConsumerConfig(TestStack.UniqueName("reader"), "reader");
-        config.EnablePartitionEof = true;
-        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
-        var partitions = TestStack.Kafka.Options.Partitions;
-        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var values = new List<byte[]>();
-        var atEnd = new HashSet<int>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (atEnd.Count < partitions && DateTime.UtcNow < deadline)
-        {
-            if (consumer.Consume(TimeSpan.FromSeconds(1)) is not { } record)
-                continue;
-            if (record.IsPartitionEOF)
-                atEnd.Add(record.Partition.Value);
-            else
-                values.Add(record.Message.Value);
-        }
-        consumer.Close();
-        Assert.That(atEnd, Has.Count.EqualTo(partitions), $"read {topic} to its end");
-        return values;
-    });
 
     [Test]
     public void Scorer_role_with_inline_scoring_is_refused_naming_the_setting()

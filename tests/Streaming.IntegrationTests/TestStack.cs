@@ -92,15 +92,26 @@ public sealed class TestStack
         Assert.That(producer.Flush(TimeSpan.FromSeconds(60)), Is.Zero, "every record reached the broker");
     }
 
-    /// <summary>Every committed record of a topic, read to the end of each partition.</summary>
-    public static Task<List<string>> ReadTopicAsync(string topic) => Task.Run(() =>
+    /// <summary>Every committed record of a topic as text, read to the end of each partition (or for 30 s).</summary>
+    public static async Task<List<string>> ReadTopicAsync(string topic) =>
+        (await ReadRecordsAsync(topic).ConfigureAwait(false)).Values.Select(v => Encoding.UTF8.GetString(v)).ToList();
+
+    /// <summary>Every committed value of a topic as bytes (Avro is not text); fails unless every partition was read to its end.</summary>
+    public static async Task<List<byte[]>> ReadValuesAsync(string topic)
+    {
+        var (values, reachedEnd) = await ReadRecordsAsync(topic).ConfigureAwait(false);
+        Assert.That(reachedEnd, $"read {topic} to its end");
+        return values;
+    }
+
+    private static Task<(List<byte[]> Values, bool ReachedEnd)> ReadRecordsAsync(string topic) => Task.Run(() =>
     {
         var config = Kafka.ConsumerConfig(UniqueName("reader"), "reader");
         config.EnablePartitionEof = true;
         using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
         var partitions = Kafka.Options.Partitions;
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
-        var values = new List<string>();
+        var values = new List<byte[]>();
         var atEnd = new HashSet<int>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (atEnd.Count < partitions && DateTime.UtcNow < deadline)
@@ -110,10 +121,10 @@ public sealed class TestStack
             if (record.IsPartitionEOF)
                 atEnd.Add(record.Partition.Value);
             else
-                values.Add(Encoding.UTF8.GetString(record.Message.Value));
+                values.Add(record.Message.Value);
         }
         consumer.Close();
-        return values;
+        return (values, atEnd.Count == partitions);
     });
 
     public static string RepoRoot { get; } = FindRoot();
