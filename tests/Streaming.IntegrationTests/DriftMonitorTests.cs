@@ -122,7 +122,6 @@ public sealed class DriftMonitorTests
         Func<StreamingSettings, PipelineCounters, DriftWorker> create)
     {
         var settings = TestStack.IsolatedSettings(name);
-        settings.Drift.GroupId = $"{name}-drift";
         // Every window in the sample: the test feeds are a few hours long and their reference is in phase with them.
         settings.Drift.SampleEvery = TimeSpan.Zero;
         settings.Validated();

@@ -189,7 +189,6 @@ public sealed class ScorerRoleTests
         var name = TestStack.UniqueName(label);
         var settings = TestStack.IsolatedSettings(name);
         settings.Processor.Scoring = scoring;
-        settings.Processor.ScorerGroupId = $"{name}-scorer";
         settings.Processor.MaxBatch = 300;
         // Idle closing only once all input is consumed: the closing is not in the log, so it must not happen mid-run.
         settings.Processor.IdleMode = IdleMode.CloseAll;

@@ -67,16 +67,7 @@ public sealed class TestStack
     /// </summary>
     public static StreamingSettings IsolatedSettings(string name)
     {
-        var settings = new StreamingSettings();
-        settings.Topics.Telemetry = $"{name}-telemetry";
-        settings.Topics.Features = $"{name}-features";
-        settings.Topics.Scores = $"{name}-scores";
-        settings.Topics.Alerts = $"{name}-alerts";
-        settings.Topics.DeadLetter = $"{name}-dead-letter";
-        settings.Topics.FeatureUpdates = $"{name}-feature-updates";
-        settings.Topics.ProcessorOffsets = $"{name}-processor-offsets";
-        settings.Processor.GroupId = $"{name}-processor";
-        settings.Sink.GroupId = $"{name}-sink";
+        var settings = new StreamingSettings().IsolatedAs(name);
         settings.Ingest.MaxAge = TimeSpan.FromDays(30);
         return settings;
     }

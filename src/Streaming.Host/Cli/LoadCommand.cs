@@ -110,15 +110,7 @@ internal sealed class LoadRun
         _clock = clock;
         _progress = options.Json ? Console.Error : Console.Out;
         // Topics and groups of this run only: nothing of an earlier run (or of a production pipeline) mixes in.
-        var run = $"load-{clock.GetUtcNow():yyyyMMdd-HHmmss}";
-        settings.Topics.Telemetry = $"{run}-telemetry";
-        settings.Topics.Features = $"{run}-features";
-        settings.Topics.Scores = $"{run}-scores";
-        settings.Topics.Alerts = $"{run}-alerts";
-        settings.Topics.DeadLetter = $"{run}-dead-letter";
-        settings.Topics.ProcessorOffsets = $"{run}-processor-offsets";
-        settings.Processor.GroupId = $"{run}-processor";
-        settings.Sink.GroupId = $"{run}-sink";
+        settings.IsolatedAs($"load-{clock.GetUtcNow():yyyyMMdd-HHmmss}");
         // The simulated fleet runs ahead of real time (rate / entities ticks per second); its event times start far enough
         // back that they never pass the wall clock, and the accepted age covers them.
         var simulated = TimeSpan.FromTicks((long)(settings.Simulator.SampleInterval.Ticks * (options.Duration.TotalSeconds * options.Rate / settings.Simulator.Entities + 1)));

@@ -211,6 +211,26 @@ public sealed class HttpSettings
 /// <summary>All settings, bound from appsettings.json and environment variables and validated once.</summary>
 public sealed class StreamingSettings
 {
+    /// <summary>
+    /// Gives every topic and consumer group a name of its own, prefixed with <paramref name="prefix"/>: a load run or a
+    /// test then shares nothing with another run or with a production pipeline on the same cluster.
+    /// </summary>
+    public StreamingSettings IsolatedAs(string prefix)
+    {
+        Topics.Telemetry = $"{prefix}-telemetry";
+        Topics.Features = $"{prefix}-features";
+        Topics.Scores = $"{prefix}-scores";
+        Topics.Alerts = $"{prefix}-alerts";
+        Topics.DeadLetter = $"{prefix}-dead-letter";
+        Topics.FeatureUpdates = $"{prefix}-feature-updates";
+        Topics.ProcessorOffsets = $"{prefix}-processor-offsets";
+        Processor.GroupId = $"{prefix}-processor";
+        Processor.ScorerGroupId = $"{prefix}-scorer";
+        Sink.GroupId = $"{prefix}-sink";
+        Drift.GroupId = $"{prefix}-drift";
+        return this;
+    }
+
     public KafkaOptions Kafka { get; set; } = new();
     public TopicSettings Topics { get; set; } = new();
     public WindowSettings Windows { get; set; } = new();
