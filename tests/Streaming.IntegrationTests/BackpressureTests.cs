@@ -50,9 +50,9 @@ public sealed class BackpressureTests
             Assert.That(throttledPeak, Is.LessThan(MemoryBoundBytes), "managed memory stays bounded");
             Assert.That(unthrottled.Features, Has.Count.EqualTo(ExpectedWindows(samples)), "the unthrottled run closed every window once");
             Assert.That(unthrottled.Alerts, Is.Not.Empty, "there are alerts to compare");
-            Assert.That(Difference(throttled.Features, unthrottled.Features), Is.Empty, "identical feature records, each once");
-            Assert.That(Difference(throttled.Scores, unthrottled.Scores), Is.Empty, "identical score records, each once");
-            Assert.That(Difference(throttled.Alerts, unthrottled.Alerts), Is.Empty, "identical alert events, each once");
+            Assert.That(TestStack.Difference(throttled.Features, unthrottled.Features), Is.Empty, "identical feature records, each once");
+            Assert.That(TestStack.Difference(throttled.Scores, unthrottled.Scores), Is.Empty, "identical score records, each once");
+            Assert.That(TestStack.Difference(throttled.Alerts, unthrottled.Alerts), Is.Empty, "identical alert events, each once");
         });
     }
 
@@ -175,23 +175,6 @@ public sealed class BackpressureTests
     }
 
     private sealed record Outputs(List<string> Features, List<string> Scores, List<string> Alerts);
-
-    /// <summary>A short description of how two multisets of records differ.</summary>
-    internal static string Difference(List<string> actual, List<string> expected)
-    {
-        var extra = new List<string>(actual);
-        var missing = new List<string>();
-        foreach (var record in expected)
-        {
-            if (!extra.Remove(record))
-                missing.Add(record);
-        }
-        if (extra.Count == 0 && missing.Count == 0)
-            return "";
-        static string Head(string json) => json.Length > 110 ? json[..110] : json;
-        return $"{actual.Count} records vs {expected.Count} expected; {extra.Count} extra (e.g. {string.Join(" | ", extra.Take(2).Select(Head))}); " +
-               $"{missing.Count} missing (e.g. {string.Join(" | ", missing.Take(2).Select(Head))})";
-    }
 
     /// <summary>detected_at is processing time, the one field a re-run legitimately changes.</summary>
     internal static string WithoutDetectionTime(string json)

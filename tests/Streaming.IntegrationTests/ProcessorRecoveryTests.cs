@@ -99,27 +99,10 @@ public sealed class ProcessorRecoveryTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(Difference(outputs.Features, _uninterrupted.Features), Is.Empty, "identical feature records, each once");
-            Assert.That(Difference(outputs.Scores, _uninterrupted.Scores), Is.Empty, "identical score records, each once");
-            Assert.That(Difference(outputs.Alerts, _uninterrupted.Alerts), Is.Empty, "identical alert events, each once");
+            Assert.That(TestStack.Difference(outputs.Features, _uninterrupted.Features), Is.Empty, "identical feature records, each once");
+            Assert.That(TestStack.Difference(outputs.Scores, _uninterrupted.Scores), Is.Empty, "identical score records, each once");
+            Assert.That(TestStack.Difference(outputs.Alerts, _uninterrupted.Alerts), Is.Empty, "identical alert events, each once");
         });
-    }
-
-    /// <summary>A short description of how two multisets of records differ (records are long; a full dump helps nobody).</summary>
-    private static string Difference(List<string> actual, List<string> expected)
-    {
-        var extra = new List<string>(actual);
-        var missing = new List<string>();
-        foreach (var record in expected)
-        {
-            if (!extra.Remove(record))
-                missing.Add(record);
-        }
-        if (extra.Count == 0 && missing.Count == 0)
-            return "";
-        static string Head(string json) => json.Length > 110 ? json[..110] : json;
-        return $"{actual.Count} records vs {expected.Count} expected; {extra.Count} extra (e.g. {string.Join(" | ", extra.Take(2).Select(Head))}); " +
-               $"{missing.Count} missing (e.g. {string.Join(" | ", missing.Take(2).Select(Head))})";
     }
 
     private async Task<StreamingSettings> CreateTopicsAsync(string label, int? produceUpTo = null, TimeSpan? idleTimeout = null)
@@ -135,7 +118,6 @@ public sealed class ProcessorRecoveryTests
         TestStack.Produce(settings.Topics.Telemetry, _samples is null ? [] : _samples.Take(produceUpTo ?? _samples.Count));
         return settings;
     }
-
 
     private static async Task WaitForAsync(Func<bool> condition, Task worker, CancellationToken cancellationToken)
     {

@@ -122,9 +122,9 @@ public sealed class ScorerRoleTests
         var (actualAlerts, expectedAlerts) = (await Normalized(alerts, Alert), await Normalized(Utf8(_inline.Alerts), Alert));
         Assert.Multiple(() =>
         {
-            Assert.That(BackpressureTests.Difference(actualFeatures, expectedFeatures), Is.Empty, "the same feature vectors");
-            Assert.That(BackpressureTests.Difference(actualScores, expectedScores), Is.Empty, "the same scores");
-            Assert.That(BackpressureTests.Difference(actualAlerts, expectedAlerts), Is.Empty, "the same alert events");
+            Assert.That(TestStack.Difference(actualFeatures, expectedFeatures), Is.Empty, "the same feature vectors");
+            Assert.That(TestStack.Difference(actualScores, expectedScores), Is.Empty, "the same scores");
+            Assert.That(TestStack.Difference(actualAlerts, expectedAlerts), Is.Empty, "the same alert events");
         });
     }
 
@@ -178,9 +178,9 @@ public sealed class ScorerRoleTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(BackpressureTests.Difference(outputs.Features, _inline.Features), Is.Empty, "identical feature records, each once");
-            Assert.That(BackpressureTests.Difference(outputs.Scores, _inline.Scores), Is.Empty, "identical score records, each once");
-            Assert.That(BackpressureTests.Difference(outputs.Alerts, _inline.Alerts), Is.Empty, "identical alert and prediction events, each once");
+            Assert.That(TestStack.Difference(outputs.Features, _inline.Features), Is.Empty, "identical feature records, each once");
+            Assert.That(TestStack.Difference(outputs.Scores, _inline.Scores), Is.Empty, "identical score records, each once");
+            Assert.That(TestStack.Difference(outputs.Alerts, _inline.Alerts), Is.Empty, "identical alert and prediction events, each once");
         });
     }
 

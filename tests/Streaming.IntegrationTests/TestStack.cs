@@ -118,6 +118,23 @@ public sealed class TestStack
         return (values, atEnd.Count == partitions);
     });
 
+    /// <summary>A short description of how two multisets of records differ.</summary>
+    public static string Difference(List<string> actual, List<string> expected)
+    {
+        var extra = new List<string>(actual);
+        var missing = new List<string>();
+        foreach (var record in expected)
+        {
+            if (!extra.Remove(record))
+                missing.Add(record);
+        }
+        if (extra.Count == 0 && missing.Count == 0)
+            return "";
+        static string Head(string json) => json.Length > 110 ? json[..110] : json;
+        return $"{actual.Count} records vs {expected.Count} expected; {extra.Count} extra (e.g. {string.Join(" | ", extra.Take(2).Select(Head))}); " +
+               $"{missing.Count} missing (e.g. {string.Join(" | ", missing.Take(2).Select(Head))})";
+    }
+
     public static string RepoRoot { get; } = FindRoot();
 
     private static string FindRoot()
