@@ -25,7 +25,7 @@ internal sealed class LstmNabDetector(int seed) : INabDetector
             throw new InvalidDataException($"{file.RelativePath}: {probation} probationary rows are too few to train a forecaster with {Context} rows of context.");
         var values = file.Values.Select(v => (float)v).ToArray();
         var options = new TrainingOptions { Epochs = 10, BatchSize = 32, LearningRate = 1e-2, Patience = 3, Seed = seed };
-        var trained = ModelTraining.TrainForecaster(values[..probation], [BaselineNabDetector.MetricName], HiddenSize, 1, Context, options);
+        var trained = ModelTraining.TrainForecaster(values[..probation], [PipelineNabDetector.MetricName], HiddenSize, 1, Context, options);
         var normalized = new float[rows];
         trained.Artifact.Manifest.Normalize(values, normalized);
         var contribution = new float[1];

@@ -159,8 +159,10 @@ internal static class EvalCommand
                 return 2;
             }
             var outputDirectory = parse.GetValue(output)!.FullName;
-            var baseline = new BaselineNabDetector(new BaselineOptions());
-            var alerts = new BaselineNabDetector(new BaselineOptions(), BaselineSignal.AlertOpenings);
+            // The configured detectors (appsettings.json + environment, as `run` uses them), one configuration for every file.
+            var template = Configuration.StreamingSettings.Load().ToProcessorSettings();
+            var baseline = PipelineNabDetector.Production(PipelineSignal.EveryWindow, template);
+            var alerts = PipelineNabDetector.Production(PipelineSignal.AlertOpenings, template);
             INabDetector[] detectors = [baseline, alerts, new LstmNabDetector(seed: 42)];
             var results = new List<NabDetectorResult>();
             foreach (var detector in detectors)

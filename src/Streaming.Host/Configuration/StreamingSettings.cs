@@ -5,6 +5,7 @@ using Streaming.Models.Pipeline;
 using Streaming.Processing.Alerts;
 using Streaming.Processing.Pipeline;
 using Streaming.Processing.Scoring;
+using Streaming.Processing.Scoring.Detection;
 using Streaming.Processing.Windows;
 using Streaming.Simulation;
 
@@ -235,6 +236,7 @@ public sealed class StreamingSettings
     public TopicSettings Topics { get; set; } = new();
     public WindowSettings Windows { get; set; } = new();
     public BaselineOptions Baseline { get; set; } = new();
+    public DetectionOptions Detection { get; set; } = new();
     public AlertOptions Alerts { get; set; } = new();
     public IngestSettings Ingest { get; set; } = new();
     public ProcessorSettingsSection Processor { get; set; } = new();
@@ -259,6 +261,7 @@ public sealed class StreamingSettings
     {
         Windows = Windows.ToOptions(),
         Baseline = Baseline,
+        Detection = Detection,
         Alerts = Alerts,
         Predictions = Predictions,
         Limits = Ingest.ToLimits(),

@@ -1,6 +1,7 @@
 using Streaming.Contracts;
 using Streaming.Processing.Alerts;
 using Streaming.Processing.Scoring;
+using Streaming.Processing.Scoring.Detection;
 using Streaming.Processing.Windows;
 
 namespace Streaming.Processing.Pipeline;
@@ -10,6 +11,7 @@ public sealed record ProcessorSettings
 {
     public required WindowOptions Windows { get; init; }
     public BaselineOptions Baseline { get; init; } = new();
+    public DetectionOptions Detection { get; init; } = new();
     public AlertOptions Alerts { get; init; } = new();
     public PredictionOptions Predictions { get; init; } = new();
 
@@ -27,6 +29,7 @@ public sealed record ProcessorSettings
     {
         Windows.Validated();
         Baseline.Validated();
+        Detection.Validated();
         Alerts.Validated();
         Predictions.Validated();
         return this;

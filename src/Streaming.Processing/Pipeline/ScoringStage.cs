@@ -1,5 +1,6 @@
 using Streaming.Processing.Alerts;
 using Streaming.Processing.Scoring;
+using Streaming.Processing.Scoring.Detection;
 using Streaming.Processing.Windows;
 
 namespace Streaming.Processing.Pipeline;
@@ -19,7 +20,7 @@ public sealed class ScoringStage
     public ScoringStage(ProcessorSettings settings, TimeProvider clock)
     {
         settings.Validated();
-        _scorer = settings.ScorerFactory?.Invoke() ?? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
+        _scorer = settings.ScorerFactory?.Invoke() ?? new OnlineWindowScorer(settings.Baseline, settings.Detection, settings.Alerts.TopContributors);
         _alerts = new AlertTracker(settings.Alerts, clock);
         _predictions = new DowntimeTracker(settings.Predictions, clock);
     }

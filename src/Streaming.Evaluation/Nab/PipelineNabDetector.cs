@@ -6,7 +6,7 @@ using Streaming.Processing.Windows;
 namespace Streaming.Evaluation.Nab;
 
 /// <summary>Which of the processor's outputs becomes the NAB anomaly score.</summary>
-internal enum BaselineSignal
+internal enum PipelineSignal
 {
     /// <summary>Every scored window: the raw per-window verdict stream (the "scores" topic).</summary>
     EveryWindow,
@@ -18,20 +18,24 @@ internal enum BaselineSignal
 /// <summary>
 /// The production path as a NAB detector: each row is replayed as a <see cref="TelemetrySample"/> through a
 /// <see cref="PartitionProcessor"/> whose windows are one sampling interval wide (the file's median spacing, grace 0), so
-/// each window holds one row and the robust baseline scores each row against the rows before it.
-/// The robust z-score z maps to anomaly_score = z / (z + threshold): 0 for z = 0, 0.5 at the production alert threshold,
-/// approaching 1 as z grows. The mapping is monotone, so NAB's threshold sweep ranks rows exactly as z does.
-/// Rows before the baseline has enough history score 0; rows sharing a window share its score. With
-/// <see cref="BaselineSignal.AlertOpenings"/> only the window that opens an alert keeps its score, which is how an operator
-/// sees the pipeline: one alert per incident, not one per anomalous window.
+/// each window holds one row and the production scorer judges each row against the rows before it. The score s (surprise,
+/// −log10 of the tail probability) maps to anomaly_score = s / (s + threshold): 0.5 at the production alert threshold. Rows before the scorer has enough
+/// history score 0; rows sharing a window share its score. With <see cref="PipelineSignal.AlertOpenings"/> only the window
+/// that opens an alert keeps its score, which is how an operator sees the pipeline: one alert per incident, not one per
+/// anomalous window.
 /// </summary>
-internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSignal signal = BaselineSignal.EveryWindow) : INabDetector
+internal sealed class PipelineNabDetector(string name, Func<WindowOptions, ProcessorSettings> settings, PipelineSignal signal) : INabDetector
 {
     public const string MetricName = "value";
 
     private readonly Dictionary<string, int> _rejected = new(StringComparer.Ordinal);
 
-    public string Name => signal == BaselineSignal.EveryWindow ? "streaming_baseline" : "streaming_alerts";
+    /// <summary>The production defaults (the online detectors and the alert lifecycle) on <paramref name="signal"/>.</summary>
+    public static PipelineNabDetector Production(PipelineSignal signal, ProcessorSettings? template = null) =>
+        new(signal == PipelineSignal.EveryWindow ? "streaming_online" : "streaming_alerts",
+            windows => (template ?? new ProcessorSettings { Windows = windows }) with { Windows = windows }, signal);
+
+    public string Name => name;
 
     /// <summary>Rows the processor rejected so far, by file and reason (repeated or out-of-order timestamps), reported next to the scores.</summary>
     public IReadOnlyDictionary<string, int> RejectedRows
@@ -50,12 +54,8 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSign
         if (timestamps.Length == 0)
             return scores;
         var sizeMs = MedianSpacingMs(timestamps);
-        var processor = new PartitionProcessor(new ProcessorSettings
-        {
-            Windows = new WindowOptions { Size = TimeSpan.FromMilliseconds(sizeMs), Grace = TimeSpan.Zero },
-            Baseline = baseline,
-        }, TimeProvider.System);
-        var output = new Collector(baseline.Threshold, signal);
+        var processor = new PartitionProcessor(settings(new WindowOptions { Size = TimeSpan.FromMilliseconds(sizeMs), Grace = TimeSpan.Zero }), TimeProvider.System);
+        var output = new Collector(signal);
         var entity = file.Name;
         for (var i = 0; i < timestamps.Length; i++)
         {
@@ -91,9 +91,10 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSign
         return Math.Max(1, gaps[gaps.Length / 2]);
     }
 
-    public static double ToAnomalyScore(double z, double threshold) => z <= 0 ? 0 : z / (z + threshold);
+    /// <summary>NAB wants [0, 1]: score / (score + threshold) is 0.5 at the alert threshold and monotone, so the sweep ranks rows as the score does.</summary>
+    public static double ToAnomalyScore(double score, double threshold) => score <= 0 ? 0 : score / (score + threshold);
 
-    private sealed class Collector(double threshold, BaselineSignal signal) : IProcessorOutput
+    private sealed class Collector(PipelineSignal signal) : IProcessorOutput
     {
         private readonly Dictionary<long, double> _scores = [];
 
@@ -110,14 +111,14 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSign
 
         public void Scored(WindowAssessment assessment)
         {
-            var value = ToAnomalyScore(assessment.Score, threshold);
-            if (signal == BaselineSignal.EveryWindow)
+            var value = ToAnomalyScore(assessment.Score, assessment.Threshold);
+            if (signal == PipelineSignal.EveryWindow)
                 ByWindowStart[assessment.Window.Bounds.StartMs] = value;
             else
                 _scores[assessment.Window.Bounds.StartMs] = value;
         }
 
-        // The baseline detector predicts no downtime.
+        // NAB scores anomalies only.
         public void Prediction(DowntimePredictionEvent prediction)
         {
         }
@@ -126,7 +127,7 @@ internal sealed class BaselineNabDetector(BaselineOptions baseline, BaselineSign
         public void Alert(AnomalyEvent alert)
         {
             var start = alert.WindowStart.ToUnixTimeMilliseconds();
-            if (signal == BaselineSignal.AlertOpenings && alert.Status == AlertStatus.Open)
+            if (signal == PipelineSignal.AlertOpenings && alert.Status == AlertStatus.Open)
                 ByWindowStart[start] = _scores[start];
         }
     }

@@ -1,0 +1,152 @@
+namespace Streaming.Processing.Scoring.Detection;
+
+/// <summary>Settings of <see cref="AnomalyLikelihood"/>; the defaults follow Numenta's HTM anomaly likelihood.</summary>
+public sealed record LikelihoodOptions
+{
+    /// <summary>Raw scores averaged into the short-term mean that is judged.</summary>
+    public int AveragingWindow { get; init; } = 10;
+
+    /// <summary>Recent short-term means that form the reference distribution (a ring; older ones are forgotten).</summary>
+    public int HistoryWindow { get; init; } = 8640;
+
+    /// <summary>Scores seen before the likelihood is reported; until then it is 0.5 (nothing is known).</summary>
+    public int LearningPeriod { get; init; } = 300;
+
+    /// <summary>Floor of the reference standard deviation, so a perfectly steady score stream does not make every wobble certain.</summary>
+    public double MinimumStd { get; init; } = 0.02;
+
+    public LikelihoodOptions Validated()
+    {
+        if (AveragingWindow is < 1 or > 1000)
+            throw new ArgumentException($"Scoring:Likelihood:AveragingWindow must be in [1, 1000], was {AveragingWindow}.");
+        if (HistoryWindow < 10 || HistoryWindow > 1_000_000)
+            throw new ArgumentException($"Scoring:Likelihood:HistoryWindow must be in [10, 1000000], was {HistoryWindow}.");
+        if (LearningPeriod < 10 || LearningPeriod > HistoryWindow)
+            throw new ArgumentException($"Scoring:Likelihood:LearningPeriod must be in [10, HistoryWindow], was {LearningPeriod}.");
+        if (!(MinimumStd > 0))
+            throw new ArgumentException($"Scoring:Likelihood:MinimumStd must be positive, was {MinimumStd}.");
+        return this;
+    }
+}
+
+/// <summary>
+/// Dynamic scoring of one raw score stream (Ahmad et al. 2017, "Unsupervised real-time anomaly detection for streaming
+/// data", the HTM anomaly likelihood): the mean of the last few raw scores is compared with the distribution of such means
+/// over a long recent window, modelled as a Gaussian; the result is the probability that the recent scores are not
+/// ordinary for this stream. A stream whose raw scores are always large is not always anomalous: only a change in its own
+/// score distribution is. Sliding sums keep the update O(1); memory is fixed (<see cref="BytesFor"/>).
+/// </summary>
+public sealed class AnomalyLikelihood
+{
+    private readonly LikelihoodOptions _options;
+    private readonly double[] _recent;
+    private readonly float[] _history;
+    private double _recentSum;
+    private int _recentNext;
+    private int _recentCount;
+    private int _historyNext;
+    private int _historyCount;
+    private double _sum;
+    private double _sumSquares;
+    private long _seen;
+
+    public AnomalyLikelihood(LikelihoodOptions options)
+    {
+        _options = options.Validated();
+        _recent = new double[options.AveragingWindow];
+        _history = new float[options.HistoryWindow];
+    }
+
+    public static long BytesFor(LikelihoodOptions options) => options.AveragingWindow * sizeof(double) + options.HistoryWindow * sizeof(float);
+
+    /// <summary>Whether enough scores have been seen for <see cref="Update"/> to mean something.</summary>
+    public bool IsWarm => _seen >= _options.LearningPeriod;
+
+    /// <summary>
+    /// The tail probability of the latest short-term mean under the reference before it — small when the recent scores are
+    /// unusually high — then learns it. 0.5 while learning.
+    /// </summary>
+    public double Update(double rawScore)
+    {
+        if (!double.IsFinite(rawScore))
+            throw new ArgumentOutOfRangeException(nameof(rawScore), rawScore, "A raw anomaly score must be finite.");
+        if (_recentCount == _recent.Length)
+            _recentSum -= _recent[_recentNext];
+        else
+            _recentCount++;
+        _recent[_recentNext] = rawScore;
+        _recentSum += rawScore;
+        _recentNext = (_recentNext + 1) % _recent.Length;
+        var average = _recentSum / _recentCount;
+
+        var tail = 0.5;
+        if (IsWarm && _historyCount > 1)
+        {
+            var mean = _sum / _historyCount;
+            var variance = Math.Max(0, (_sumSquares - _sum * mean) / (_historyCount - 1));
+            var std = Math.Max(Math.Sqrt(variance), _options.MinimumStd);
+            tail = Gaussian.UpperTail((average - mean) / std);
+        }
+        Remember(average);
+        _seen++;
+        return tail;
+    }
+
+    private void Remember(double average)
+    {
+        var value = (float)average;
+        if (_historyCount == _history.Length)
+        {
+            double old = _history[_historyNext];
+            _sum -= old;
+            _sumSquares -= old * old;
+        }
+        else
+        {
+            _historyCount++;
+        }
+        _history[_historyNext] = value;
+        _sum += value;
+        _sumSquares += (double)value * value;
+        _historyNext = (_historyNext + 1) % _history.Length;
+        // Sliding sums drift by rounding; recompute them exactly once per lap of the ring.
+        if (_historyNext == 0)
+            Recompute();
+    }
+
+    private void Recompute()
+    {
+        double sum = 0, squares = 0;
+        for (var i = 0; i < _historyCount; i++)
+        {
+            double v = _history[i];
+            sum += v;
+            squares += v * v;
+        }
+        _sum = sum;
+        _sumSquares = squares;
+    }
+}
+
+/// <summary>The standard normal's upper tail, Q(x) = P(Z &gt; x), accurate to ~1e-7 relative across the range that matters.</summary>
+public static class Gaussian
+{
+    /// <summary>
+    /// Šidák: the tail of the smallest of <paramref name="count"/> independent tails, 1 − (1 − p)^k — the chance that at least
+    /// one of k ordinary streams looks this unusual — so watching more streams does not mean more false alarms.
+    /// </summary>
+    public static double SmallestOf(double smallestTail, int count) =>
+        count <= 1 ? smallestTail : -double.ExpM1(count * double.LogP1(-Math.Min(smallestTail, 1 - 1e-16)));
+
+    public static double UpperTail(double x) => 0.5 * Erfc(x / Math.Sqrt(2));
+
+    /// <summary>Complementary error function (Numerical Recipes' erfcc: fractional error below 1.2e-7 everywhere).</summary>
+    public static double Erfc(double x)
+    {
+        var z = Math.Abs(x);
+        var t = 1 / (1 + 0.5 * z);
+        var r = t * Math.Exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+            t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+        return x >= 0 ? r : 2 - r;
+    }
+}

@@ -1,0 +1,107 @@
+namespace Streaming.Processing.Scoring.Detection;
+
+/// <summary>One metric's verdict in a window: the probability it is not ordinary (as its upper tail) and what was expected.</summary>
+public readonly record struct MetricVerdict(string Metric, double Tail, double Expected, double Actual, double RawZ)
+{
+    /// <summary>Evidence in decimal digits of surprise, −log10(tail): comparable across metrics and detectors.</summary>
+    public double Surprise => Detection.Surprise.Of(Tail);
+}
+
+/// <summary>
+/// The online detectors of one entity × metric: the robust baseline's z-score and a random cut forest over shingles of the
+/// window means, each made a probability by its own <see cref="AnomalyLikelihood"/>, plus a check against the range the
+/// metric has ever shown. Learns from every window it sees. Until the likelihoods have learned, the baseline's z is read
+/// against its fixed threshold, so a new entity is scored from its first windows.
+/// </summary>
+internal sealed class MetricDetector
+{
+    private readonly DetectionOptions _options;
+    private readonly double _baselineThreshold;
+    private readonly RandomCutForest? _forest;
+    private readonly AnomalyLikelihood? _forestLikelihood;
+    private readonly AnomalyLikelihood? _baselineLikelihood;
+    private readonly double[] _shingle;
+    private readonly double[] _point;
+    private int _shingleNext;
+    private int _shingleCount;
+    private double _min = double.PositiveInfinity;
+    private double _max = double.NegativeInfinity;
+    private long _seen;
+
+    public MetricDetector(DetectionOptions options, double baselineThreshold, ulong seed)
+    {
+        _options = options;
+        _baselineThreshold = baselineThreshold;
+        var forest = options.Forest;
+        _shingle = new double[forest.ShingleSize];
+        _point = new double[forest.ShingleSize];
+        if (forest.Enabled)
+        {
+            _forest = new RandomCutForest(forest.ShingleSize, forest.Trees, forest.SampleSize, seed);
+            _forestLikelihood = new AnomalyLikelihood(options.Likelihood);
+        }
+        if (options.UseBaseline)
+            _baselineLikelihood = new AnomalyLikelihood(options.Likelihood);
+    }
+
+    private bool IsWarm => _seen >= _options.Likelihood.LearningPeriod;
+
+    /// <summary>
+    /// Scores the window mean <paramref name="value"/> (with the baseline's z when the baseline had history) and learns it.
+    /// Returns the metric's upper-tail probability: small when the window is unusual.
+    /// </summary>
+    public double Update(double value, double? z)
+    {
+        var tails = 0;
+        var smallest = 1.0;
+        if (_baselineLikelihood is not null && z is { } robustZ)
+        {
+            // z / (z + threshold) is the baseline's raw score in [0, 1): 0.5 at its own alert threshold.
+            var raw = robustZ / (robustZ + _baselineThreshold);
+            var tail = _baselineLikelihood.Update(raw);
+            if (!_baselineLikelihood.IsWarm)
+                tail = robustZ > 0 ? Math.Min(0.5, (1 - _options.Threshold) * _baselineThreshold / robustZ) : 0.5;
+            smallest = Math.Min(smallest, tail);
+            tails++;
+        }
+        if (_forest is not null && ScoreShape(value) is { } displacement)
+        {
+            // CoDisp counts displaced points, at most the sample size: as a share of it the raw score is in [0, 1].
+            var tail = _forestLikelihood!.Update(Math.Min(1, displacement / _forest.SampleSize));
+            if (_forestLikelihood.IsWarm)
+            {
+                smallest = Math.Min(smallest, tail);
+                tails++;
+            }
+        }
+        var combined = tails == 0 ? 0.5 : Gaussian.SmallestOf(smallest, tails);
+        combined = Math.Min(combined, RangeTail(value));
+        _min = Math.Min(_min, value);
+        _max = Math.Max(_max, value);
+        _seen++;
+        return combined;
+    }
+
+    /// <summary>A mean beyond everything seen so far, by the tolerance share of the range, is anomalous at the threshold.</summary>
+    private double RangeTail(double value)
+    {
+        var range = _max - _min;
+        if (_options.RangeTolerance <= 0 || !IsWarm || !(range > 0))
+            return 1;
+        var excess = Math.Max(value - _max, _min - value) / range;
+        return excess >= _options.RangeTolerance ? (1 - _options.Threshold) * _options.RangeTolerance / excess : 1;
+    }
+
+    private double? ScoreShape(double value)
+    {
+        _shingle[_shingleNext] = value;
+        _shingleNext = (_shingleNext + 1) % _shingle.Length;
+        if (_shingleCount < _shingle.Length)
+            _shingleCount++;
+        if (_shingleCount < _shingle.Length)
+            return null;
+        for (var i = 0; i < _shingle.Length; i++)
+            _point[i] = _shingle[(_shingleNext + i) % _shingle.Length];
+        return _forest!.ScoreAndInsert(_point);
+    }
+}
