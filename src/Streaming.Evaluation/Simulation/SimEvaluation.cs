@@ -13,6 +13,9 @@ internal sealed record SimEvaluationOptions
     public double Days { get; init; } = 1;
     public int Seed { get; init; } = 42;
 
+    /// <summary>The detector and alert settings to evaluate (the windows are the evaluation's own); the production defaults when null.</summary>
+    public ProcessorSettings? Template { get; init; }
+
     /// <summary>How long after an incident ends a detection or alert still counts for it.</summary>
     public TimeSpan Tolerance { get; init; } = TimeSpan.FromMinutes(2);
 
@@ -46,7 +49,8 @@ internal static class SimEvaluation
         var started = System.Diagnostics.Stopwatch.StartNew();
         var simulatorOptions = new SimulatorOptions { Entities = options.Entities, Seed = options.Seed };
         var windows = new WindowOptions { Size = TimeSpan.FromMinutes(1), Grace = TimeSpan.FromSeconds(30), ExpectedSampleInterval = simulatorOptions.SampleInterval };
-        var processor = new PartitionProcessor(new ProcessorSettings { Windows = windows, Baseline = new BaselineOptions() }, TimeProvider.System);
+        var settings = options.Template is { } template ? template with { Windows = windows } : new ProcessorSettings { Windows = windows };
+        var processor = new PartitionProcessor(settings, TimeProvider.System);
         var simulator = new FleetSimulator(simulatorOptions);
         var output = new Collector();
         var ticks = (long)(TimeSpan.FromDays(options.Days) / simulatorOptions.SampleInterval);

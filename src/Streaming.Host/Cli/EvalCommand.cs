@@ -251,7 +251,11 @@ internal static class EvalCommand
             """) { entities, days, seed, labels, json };
         command.SetAction(parse =>
         {
-            var options = new SimEvaluationOptions { Entities = parse.GetValue(entities), Days = parse.GetValue(days), Seed = parse.GetValue(seed) };
+            var options = new SimEvaluationOptions
+            {
+                Entities = parse.GetValue(entities), Days = parse.GetValue(days), Seed = parse.GetValue(seed),
+                Template = Configuration.StreamingSettings.Load().ToProcessorSettings(),
+            };
             SimEvaluationResult result;
             var progress = new StderrProgress("simulating");
             try

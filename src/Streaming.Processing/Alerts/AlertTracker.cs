@@ -10,7 +10,7 @@ public sealed record AlertOptions
     public int ResolveAfterWindows { get; init; } = 3;
 
     /// <summary>Windows after a resolve during which a new anomaly reopens the same alert instead of opening another.</summary>
-    public int CooldownWindows { get; init; } = 10;
+    public int CooldownWindows { get; init; } = 100;
 
     /// <summary>An open alert is updated only when severity rises or the score exceeds its peak by this factor.</summary>
     public double UpdateScoreFactor { get; init; } = 1.25;

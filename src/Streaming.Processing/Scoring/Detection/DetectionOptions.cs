@@ -7,12 +7,12 @@ public sealed record ForestOptions
     public bool Enabled { get; init; } = true;
 
     /// <summary>Consecutive window means in one point (a shingle), so a shape that never happened stands out, not just a level.</summary>
-    public int ShingleSize { get; init; } = 8;
+    public int ShingleSize { get; init; } = 4;
 
     public int Trees { get; init; } = 30;
 
-    /// <summary>Points each tree holds: the forest's memory of recent shingles.</summary>
-    public int SampleSize { get; init; } = 256;
+    /// <summary>Points each tree holds: the last this many shingles. A cycle longer than this looks new at every turn.</summary>
+    public int SampleSize { get; init; } = 1024;
 
     /// <summary>Seed of the random cuts; each entity × metric derives its own from it, so a run is reproducible.</summary>
     public ulong Seed { get; init; } = 42;
@@ -20,13 +20,33 @@ public sealed record ForestOptions
     public ForestOptions Validated()
     {
         if (ShingleSize is < 1 or > 64)
-            throw new ArgumentException($"Scoring:Detection:Forest:ShingleSize must be in [1, 64], was {ShingleSize}.");
+            throw new ArgumentException($"Detection:Forest:ShingleSize must be in [1, 64], was {ShingleSize}.");
         if (Trees is < 1 or > 500)
-            throw new ArgumentException($"Scoring:Detection:Forest:Trees must be in [1, 500], was {Trees}.");
+            throw new ArgumentException($"Detection:Forest:Trees must be in [1, 500], was {Trees}.");
         if (SampleSize is < 16 or > 4096)
-            throw new ArgumentException($"Scoring:Detection:Forest:SampleSize must be in [16, 4096], was {SampleSize}.");
+            throw new ArgumentException($"Detection:Forest:SampleSize must be in [16, 4096], was {SampleSize}.");
         return this;
     }
+}
+
+/// <summary>How the robust baseline's z-score becomes a tail probability.</summary>
+public enum BaselineCalibration
+{
+    /// <summary>Against the baseline's fixed threshold: z at the threshold is the alert tail (telemetry windows that average several samples).</summary>
+    Fixed,
+
+    /// <summary>Fixed, and once learned also against the stream's own z distribution (raw series with cycles, where large z is routine).</summary>
+    Likelihood,
+}
+
+/// <summary>How an entity's metric tails become the window's.</summary>
+public enum MetricCombination
+{
+    /// <summary>The most unusual metric's tail: as sensitive as one metric alone.</summary>
+    Strongest,
+
+    /// <summary>Šidák: the chance that any of the k metrics looks this unusual, so more metrics do not mean more alarms.</summary>
+    Sidak,
 }
 
 /// <summary>
@@ -38,9 +58,9 @@ public sealed record DetectionOptions
 {
     /// <summary>
     /// Anomaly probability at or above which a window is anomalous (the alert threshold). Scores are published as surprise,
-    /// −log10(1 − probability), so 0.9999 is the score threshold 4 and a critical alert (twice the threshold) is 0.99999999.
+    /// −log10(1 − probability), so 0.99999 is the score threshold 5 and a critical alert (twice the threshold) is 1 − 1e−10.
     /// </summary>
-    public double Threshold { get; init; } = 0.9999;
+    public double Threshold { get; init; } = 0.99999;
 
     /// <summary>The threshold as surprise: −log10(1 − <see cref="Threshold"/>).</summary>
     public double SurpriseThreshold => -Math.Log10(1 - Threshold);
@@ -51,19 +71,24 @@ public sealed record DetectionOptions
 
     /// <summary>
     /// A window mean beyond every value the metric has shown, by at least this share of its range, is anomalous at once (at
-    /// the threshold, higher the further out); 0 turns the range check off.
+    /// the threshold, higher the further out); 0 (the default) turns the range check off: telemetry with a daily cycle
+    /// keeps setting new extremes in its first days (on the simulator it multiplied false alarms by 25).
     /// </summary>
-    public double RangeTolerance { get; init; } = 0.05;
+    public double RangeTolerance { get; init; }
 
     /// <summary>Whether the robust baseline's z-score feeds the probability (it always supplies the expected values).</summary>
     public bool UseBaseline { get; init; } = true;
 
+    public BaselineCalibration Baseline { get; init; } = BaselineCalibration.Fixed;
+
+    public MetricCombination Metrics { get; init; } = MetricCombination.Strongest;
+
     public DetectionOptions Validated()
     {
         if (!(Threshold is > 0.5 and < 1))
-            throw new ArgumentException($"Scoring:Detection:Threshold must be an anomaly probability in (0.5, 1), was {Threshold}.");
+            throw new ArgumentException($"Detection:Threshold must be an anomaly probability in (0.5, 1), was {Threshold}.");
         if (!(RangeTolerance >= 0))
-            throw new ArgumentException($"Scoring:Detection:RangeTolerance must be zero or positive, was {RangeTolerance}.");
+            throw new ArgumentException($"Detection:RangeTolerance must be zero or positive, was {RangeTolerance}.");
         Likelihood.Validated();
         Forest.Validated();
         return this;

@@ -54,7 +54,7 @@ public sealed class OnlineWindowScorer : IWindowScorer
         }
         if (verdicts.Count == 0)
             return null;
-        return new ScoredWindow(window, Combine(verdicts), _options.SurpriseThreshold, verdicts);
+        return new ScoredWindow(window, Combine(verdicts, _options.Metrics), _options.SurpriseThreshold, verdicts);
     }
 
     private static MetricScore? BaselineOf(BaselineScore? baseline, string metric)
@@ -69,13 +69,13 @@ public sealed class OnlineWindowScorer : IWindowScorer
         return null;
     }
 
-    /// <summary>The tail that at least one of the metrics is this unusual, from the smallest (Šidák), as surprise.</summary>
-    public static double Combine(IReadOnlyList<MetricVerdict> verdicts)
+    /// <summary>The window's surprise from its metrics' tails: the strongest metric's, or (Šidák) the chance that any of them looks this unusual.</summary>
+    public static double Combine(IReadOnlyList<MetricVerdict> verdicts, MetricCombination combination)
     {
         var smallest = 1.0;
         foreach (var v in verdicts)
             smallest = Math.Min(smallest, v.Tail);
-        return Surprise.Of(Gaussian.SmallestOf(smallest, verdicts.Count));
+        return Surprise.Of(combination == MetricCombination.Sidak ? Gaussian.SmallestOf(smallest, verdicts.Count) : smallest);
     }
 
     public static WindowAssessment ToAssessment(ScoredWindow scored, int topContributors) =>

@@ -1,49 +1,44 @@
 namespace Streaming.Processing.Scoring.Detection;
 
 /// <summary>
-/// One robust random cut tree (Guha et al., ICML 2016) over points that its <see cref="RandomCutForest"/> stores. Nodes
-/// live in preallocated arrays (at most 2·capacity − 1, recycled through a free list), so inserting and deleting allocate
-/// nothing. Leaves hold a copy of their point as a zero-width bounding box and count duplicates in their mass.
+/// One robust random cut tree (Guha et al., ICML 2016) over the points its <see cref="RandomCutForest"/> feeds it. Nodes
+/// live in arrays (at most 2·capacity, recycled through a free list) that grow by doubling until the tree is full, after
+/// which inserting and deleting allocate nothing. Leaves hold a copy of their point as a zero-width bounding box and count
+/// duplicates in their mass.
 /// </summary>
 internal sealed class RandomCutTree
 {
     private const int None = -1;
 
+    // Node storage starts small and doubles up to its bound, so an entity that has seen few windows costs little.
+    private const int InitialNodes = 64;
+
     private readonly int _dims;
-    private readonly int[] _parent;
-    private readonly int[] _left;
-    private readonly int[] _right;
-    private readonly int[] _mass;
-    private readonly int[] _cutDim;
-    private readonly double[] _cutValue;
-    private readonly float[] _min;
-    private readonly float[] _max;
+    private readonly int _maxNodes;
+    private int[] _parent = [];
+    private int[] _left = [];
+    private int[] _right = [];
+    private int[] _mass = [];
+    private int[] _cutDim = [];
+    private double[] _cutValue = [];
+    private float[] _min = [];
+    private float[] _max = [];
     private readonly int[] _leafOfSlot;
-    private readonly Stack<int> _free;
+    private readonly Stack<int> _free = new();
     private SplitMix64 _random;
     private int _root = None;
 
     public RandomCutTree(int dims, int capacity, ulong seed)
     {
         _dims = dims;
-        var nodes = 2 * capacity;
-        _parent = new int[nodes];
-        _left = new int[nodes];
-        _right = new int[nodes];
-        _mass = new int[nodes];
-        _cutDim = new int[nodes];
-        _cutValue = new double[nodes];
-        _min = new float[nodes * dims];
-        _max = new float[nodes * dims];
+        _maxNodes = 2 * capacity;
         _leafOfSlot = new int[capacity];
         Array.Fill(_leafOfSlot, None);
-        _free = new Stack<int>(nodes);
-        for (var i = nodes - 1; i >= 0; i--)
-            _free.Push(i);
+        Grow();
         _random = new SplitMix64(seed);
     }
 
-    /// <summary>Bytes of node storage per tree: what one tree costs, whatever it holds.</summary>
+    /// <summary>Bytes of node storage per tree once it holds <paramref name="capacity"/> points: the bound on what one tree costs.</summary>
     public static long BytesFor(int dims, int capacity) => 2L * capacity * (5 * sizeof(int) + sizeof(double) + 2 * dims * sizeof(float)) + capacity * sizeof(int);
 
     public int Mass => _root == None ? 0 : _mass[_root];
@@ -149,7 +144,7 @@ internal sealed class RandomCutTree
     private int Branch(int node, ReadOnlySpan<float> point, int dim, double cut, bool pointOnLeft)
     {
         var parent = _parent[node];
-        var branch = _free.Pop();
+        var branch = Allocate();
         var leaf = NewLeaf(point, branch);
         _parent[branch] = parent;
         _cutDim[branch] = dim;
@@ -184,9 +179,34 @@ internal sealed class RandomCutTree
         return leaf;
     }
 
+    private int Allocate()
+    {
+        if (_free.Count == 0)
+            Grow();
+        return _free.Pop();
+    }
+
+    private void Grow()
+    {
+        var old = _parent.Length;
+        var nodes = Math.Min(_maxNodes, Math.Max(InitialNodes, 2 * old));
+        if (nodes <= old)
+            throw new InvalidOperationException($"A random cut tree of {_maxNodes / 2} points ran out of nodes: a point was inserted without one being deleted.");
+        Array.Resize(ref _parent, nodes);
+        Array.Resize(ref _left, nodes);
+        Array.Resize(ref _right, nodes);
+        Array.Resize(ref _mass, nodes);
+        Array.Resize(ref _cutDim, nodes);
+        Array.Resize(ref _cutValue, nodes);
+        Array.Resize(ref _min, nodes * _dims);
+        Array.Resize(ref _max, nodes * _dims);
+        for (var i = nodes - 1; i >= old; i--)
+            _free.Push(i);
+    }
+
     private int NewLeaf(ReadOnlySpan<float> point, int parent)
     {
-        var leaf = _free.Pop();
+        var leaf = Allocate();
         _parent[leaf] = parent;
         _left[leaf] = _right[leaf] = None;
         _mass[leaf] = 1;
