@@ -37,16 +37,23 @@ internal static class MslCorpus
                ?? throw new FileNotFoundException($"No {LabelsFileName} in {candidates[0]} or {candidates[1]}: pass --labels FILE.");
     }
 
-    public static MslLayout Plan(string dataDirectory, string? labelsFile, string? spacecraft, IReadOnlyList<ChannelLabels> labels)
+    /// <summary>The full path of <paramref name="dataDirectory"/>, after checking it holds train/ and test/.</summary>
+    public static string CheckDirectories(string dataDirectory)
     {
         var full = Path.GetFullPath(dataDirectory);
-        var testDirectory = Path.Combine(full, "test");
-        var trainDirectory = Path.Combine(full, "train");
-        foreach (var directory in new[] { trainDirectory, testDirectory })
+        foreach (var directory in new[] { Path.Combine(full, "train"), Path.Combine(full, "test") })
         {
             if (!Directory.Exists(directory))
                 throw new DirectoryNotFoundException($"{directory} does not exist: --data must be the directory holding train/ and test/ (telemanom layout).");
         }
+        return full;
+    }
+
+    public static MslLayout Plan(string dataDirectory, string? labelsFile, string? spacecraft, IReadOnlyList<ChannelLabels> labels)
+    {
+        var full = CheckDirectories(dataDirectory);
+        var testDirectory = Path.Combine(full, "test");
+        var trainDirectory = Path.Combine(full, "train");
         var byChannel = labels.ToDictionary(l => l.Channel, StringComparer.Ordinal);
         var testChannels = Directory.EnumerateFiles(testDirectory, "*.npy").Select(Path.GetFileNameWithoutExtension).OfType<string>()
             .ToHashSet(StringComparer.Ordinal);

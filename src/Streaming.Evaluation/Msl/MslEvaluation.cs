@@ -56,6 +56,7 @@ internal static class MslEvaluation
     public static MslEvaluationResult Run(MslEvaluationOptions options, IProgress<(int Done, int Total, string Channel)>? progress = null)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
+        MslCorpus.CheckDirectories(options.DataDirectory);
         var labelsFile = MslCorpus.LocateLabels(options.DataDirectory, options.LabelsFile);
         var labels = TelemanomLabels.Read(labelsFile);
         var layout = MslCorpus.Plan(options.DataDirectory, labelsFile, options.Spacecraft, labels);
