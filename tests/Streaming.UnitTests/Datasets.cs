@@ -34,4 +34,16 @@ internal static class Datasets
     public static string NabWindows => Path.Combine(Root, "nab-dev", "labels", "combined_windows.json");
 
     public static string NabProfiles => Path.Combine(Root, "nab-dev", "config", "profiles.json");
+
+    /// <summary>NASA MSL in the telemanom layout: train/, test/ and labeled_anomalies.csv.</summary>
+    public static string Msl
+    {
+        get
+        {
+            var msl = Path.Combine(Root, "msl");
+            if (!File.Exists(Path.Combine(msl, "labeled_anomalies.csv")))
+                Assert.Fail($"The MSL dataset is missing: no labeled_anomalies.csv in {msl}.");
+            return msl;
+        }
+    }
 }

@@ -9,8 +9,8 @@ using Streaming.Simulation;
 
 namespace Streaming.Host.Cli;
 
-/// <summary>`streaming eval nab|sim`: accuracy of the production detectors on public benchmarks and on the labelled simulator.</summary>
-internal static class EvalCommand
+/// <summary>`streaming eval nab|cmapss|sim|msl`: accuracy of the production detectors on public benchmarks and on the labelled simulator.</summary>
+internal static partial class EvalCommand
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
@@ -22,10 +22,12 @@ internal static class EvalCommand
               streaming eval nab --data ../shared/datasets/nab-dev/data --windows ../shared/datasets/nab-dev/labels/combined_windows.json --out results/nab
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt
               streaming eval sim --entities 20 --days 2 --seed 42
+              streaming eval msl --data ../shared/datasets/msl
             """);
         command.Subcommands.Add(CreateNab());
         command.Subcommands.Add(CreateCmapss());
         command.Subcommands.Add(CreateSim());
+        command.Subcommands.Add(CreateMsl());
         return command;
     }
 
