@@ -1,6 +1,5 @@
 using System.Globalization;
 using Streaming.Evaluation.Nab;
-using Streaming.Processing.Scoring;
 
 namespace Streaming.UnitTests;
 
@@ -22,21 +21,21 @@ public sealed class NabEvaluationTests
     public void DeleteOutput() => Directory.Delete(_output, recursive: true);
 
     [Test]
-    public void The_baseline_on_real_NAB_files_writes_result_files_of_the_NAB_shape_and_a_finite_deterministic_score()
+    public void The_production_detectors_on_real_NAB_files_writes_result_files_of_the_NAB_shape_and_a_finite_deterministic_score()
     {
         var files = NabCorpus.Load(Datasets.NabData, Datasets.NabWindows, Subset);
         var profiles = NabCorpus.ReadProfiles(Datasets.NabProfiles);
         Assert.That(files, Has.Count.EqualTo(3));
         Assert.That(profiles.Select(p => p.Name), Is.EquivalentTo(new[] { "standard", "reward_low_FP_rate", "reward_low_FN_rate" }));
 
-        var first = NabBenchmark.Run(new BaselineNabDetector(new BaselineOptions()), files, profiles, Path.Combine(_output, "first"));
-        var second = NabBenchmark.Run(new BaselineNabDetector(new BaselineOptions()), files, profiles, Path.Combine(_output, "second"));
+        var first = NabBenchmark.Run(PipelineNabDetector.Production(PipelineSignal.EveryWindow), files, profiles, Path.Combine(_output, "first"));
+        var second = NabBenchmark.Run(PipelineNabDetector.Production(PipelineSignal.EveryWindow), files, profiles, Path.Combine(_output, "second"));
 
         Assert.That(first.ResultFiles, Has.Count.EqualTo(3));
         foreach (var file in files)
         {
-            var path = NabResultWriter.PathFor(Path.Combine(_output, "first"), "streaming_baseline", file);
-            Assert.That(path, Does.EndWith(Path.Combine("streaming_baseline", file.Category, $"streaming_baseline_{file.Name}.csv")));
+            var path = NabResultWriter.PathFor(Path.Combine(_output, "first"), "streaming_online", file);
+            Assert.That(path, Does.EndWith(Path.Combine("streaming_online", file.Category, $"streaming_online_{file.Name}.csv")));
             var lines = File.ReadAllLines(path);
             Assert.That(lines[0], Is.EqualTo("timestamp,value,anomaly_score,label"));
             Assert.That(lines, Has.Length.EqualTo(file.TimestampsMs.Length + 1));
@@ -45,7 +44,7 @@ public sealed class NabEvaluationTests
             Assert.That(columns.Select(c => double.Parse(c[2], CultureInfo.InvariantCulture)), Is.All.InRange(0.0, 1.0));
             Assert.That(columns.Count(c => c[3] == "1"), Is.EqualTo(file.RowLabels().Sum()));
             Assert.That(columns[0][0], Is.EqualTo(File.ReadLines(Path.Combine(Datasets.NabData, file.RelativePath)).ElementAt(1).Split(',')[0]));
-            Assert.That(File.ReadAllBytes(path), Is.EqualTo(File.ReadAllBytes(NabResultWriter.PathFor(Path.Combine(_output, "second"), "streaming_baseline", file))));
+            Assert.That(File.ReadAllBytes(path), Is.EqualTo(File.ReadAllBytes(NabResultWriter.PathFor(Path.Combine(_output, "second"), "streaming_online", file))));
         }
         Assert.That(files.Sum(f => f.Windows.Count), Is.EqualTo(3), "art_daily_jumpsup has one window, rogue_agent_key_hold two");
         foreach (var (a, b) in first.Profiles.Zip(second.Profiles))
@@ -59,7 +58,7 @@ public sealed class NabEvaluationTests
     }
 
     [Test]
-    public void The_baseline_detector_gives_a_spike_the_highest_anomaly_score_of_the_series()
+    public void The_production_detectors_flag_a_spike_at_its_own_row_and_nothing_before_it()
     {
         var random = new Random(7);
         var timestamps = Enumerable.Range(0, 400).Select(i => 1_400_000_000_000L + i * 300_000L).ToArray();
@@ -67,10 +66,11 @@ public sealed class NabEvaluationTests
         values[300] = 40;
         var file = new NabFile("synthetic/spike.csv", timestamps, values, []);
 
-        var scores = new BaselineNabDetector(new BaselineOptions()).Detect(file);
+        var scores = PipelineNabDetector.Production(PipelineSignal.EveryWindow).Detect(file);
 
-        Assert.That(Array.IndexOf(scores, scores.Max()), Is.EqualTo(300));
         Assert.That(scores[300], Is.GreaterThan(0.5), "a 30-unit spike on unit noise is far beyond the production threshold");
+        Assert.That(scores.Take(300), Is.All.LessThan(0.5), "unit noise alone never reaches the alert threshold");
+        Assert.That(scores.Take(300).Max(), Is.LessThan(scores[300]));
         Assert.That(scores.Take(12), Is.All.EqualTo(0.0), "no score while the baseline warms up");
     }
 
@@ -83,7 +83,7 @@ public sealed class NabEvaluationTests
         for (var i = 300; i < 310; i++)
             values[i] = 40; // a sustained shift: many anomalous windows, one alert
 
-        var detector = new BaselineNabDetector(new BaselineOptions(), BaselineSignal.AlertOpenings);
+        var detector = PipelineNabDetector.Production(PipelineSignal.AlertOpenings);
         var scores = detector.Detect(new NabFile("synthetic/shift.csv", timestamps, values, []));
 
         Assert.That(detector.Name, Is.EqualTo("streaming_alerts"));
@@ -93,8 +93,8 @@ public sealed class NabEvaluationTests
     [Test]
     public void The_anomaly_score_mapping_is_monotone_and_half_at_the_threshold()
     {
-        Assert.That(BaselineNabDetector.ToAnomalyScore(0, 6), Is.EqualTo(0));
-        Assert.That(BaselineNabDetector.ToAnomalyScore(6, 6), Is.EqualTo(0.5));
-        Assert.That(BaselineNabDetector.ToAnomalyScore(60, 6), Is.GreaterThan(BaselineNabDetector.ToAnomalyScore(12, 6)).And.LessThan(1));
+        Assert.That(PipelineNabDetector.ToAnomalyScore(0, 5), Is.EqualTo(0));
+        Assert.That(PipelineNabDetector.ToAnomalyScore(5, 5), Is.EqualTo(0.5));
+        Assert.That(PipelineNabDetector.ToAnomalyScore(60, 5), Is.GreaterThan(PipelineNabDetector.ToAnomalyScore(12, 5)).And.LessThan(1));
     }
 }

@@ -135,8 +135,14 @@ public static class Gaussian
     /// Šidák: the tail of the smallest of <paramref name="count"/> independent tails, 1 − (1 − p)^k — the chance that at least
     /// one of k ordinary streams looks this unusual — so watching more streams does not mean more false alarms.
     /// </summary>
-    public static double SmallestOf(double smallestTail, int count) =>
-        count <= 1 ? smallestTail : -double.ExpM1(count * double.LogP1(-Math.Min(smallestTail, 1 - 1e-16)));
+    public static double SmallestOf(double smallestTail, int count)
+    {
+        if (count <= 1)
+            return smallestTail;
+        // 1 − (1 − p)^k loses every digit of a tiny p to rounding; its binomial expansion keeps them.
+        var kp = count * smallestTail;
+        return kp < 1e-4 ? kp * (1 - (count - 1) * smallestTail / 2) : 1 - Math.Pow(1 - smallestTail, count);
+    }
 
     public static double UpperTail(double x) => 0.5 * Erfc(x / Math.Sqrt(2));
 

@@ -9,7 +9,7 @@ public readonly record struct MetricVerdict(string Metric, double Tail, double E
 
 /// <summary>
 /// The online detectors of one entity × metric: the robust baseline's z-score, read against its fixed threshold (the tail
-/// is the alert tail at z = threshold, halving as z doubles) and, with <see cref="BaselineCalibration.Likelihood"/>, also
+/// is the alert tail at z = threshold and falls like a normal tail, log tail ∝ z²) and, with <see cref="BaselineCalibration.Likelihood"/>, also
 /// against the stream's own z distribution; a random cut forest over shingles of the window means, made a probability by
 /// its own <see cref="AnomalyLikelihood"/>; and a check against the range the metric has ever shown. Learns from every
 /// window it sees. A new entity is scored from its first windows by the baseline while the likelihoods learn.
@@ -60,7 +60,9 @@ internal sealed class MetricDetector
             // z / (z + threshold) is the baseline's raw score in [0, 1): 0.5 at its own alert threshold.
             var raw = robustZ / (robustZ + _baselineThreshold);
             var likelihood = _baselineLikelihood.Update(raw);
-            var fixedTail = robustZ > 0 ? Math.Min(0.5, (1 - _options.Threshold) * _baselineThreshold / robustZ) : 0.5;
+            // Like a normal tail, log(tail) falls with z²: at the baseline's threshold it is the alert tail, at half of it a fourth as surprising.
+            var ratio = robustZ / _baselineThreshold;
+            var fixedTail = Math.Min(0.5, Math.Pow(1 - _options.Threshold, ratio * ratio));
             // Likelihood: a large z must also be unusual for this stream's own z-scores (a cycle makes large z ordinary).
             var tail = _options.Baseline == BaselineCalibration.Likelihood && _baselineLikelihood.IsWarm ? Math.Max(likelihood, fixedTail) : fixedTail;
             smallest = Math.Min(smallest, tail);
