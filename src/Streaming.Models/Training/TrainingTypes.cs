@@ -21,6 +21,9 @@ internal sealed record TrainingOptions
 
     /// <summary>Fraction of samples (the most recent ones for time series) held out for validation.</summary>
     public double ValidationFraction { get; init; } = 0.2;
+
+    /// <summary>LibTorch intra-op threads while training (null: every core).</summary>
+    public int? Threads { get; init; }
 }
 
 internal sealed record TrainingResult(
@@ -30,3 +33,6 @@ internal sealed record TrainingResult(
     IReadOnlyList<double> TrainLoss,
     IReadOnlyList<double> ValidationLoss,
     bool StoppedEarly);
+
+/// <summary>The downtime predictor's optional parts (<see cref="Networks.DowntimeNetwork"/>); the default is LSTM + head.</summary>
+internal sealed record DowntimeHead(int ConvChannels = 0, int ConvKernel = 0, bool Attention = false, int HiddenSize = 0, double Dropout = 0);
