@@ -5,7 +5,7 @@ namespace Streaming.Models.Torch;
 /// <summary>
 /// The one place that touches LibTorch's process-wide state: loading the native library with a clear error, and the
 /// intra-op thread count. LibTorch keeps that count per OS thread (OpenMP), so a scoring thread pins itself to one thread
-/// once and does not fight the consume loop, while training asks for every core on its own thread.
+/// once and does not fight the consume loop; training sets its own count (<see cref="Training.TrainingOptions.Threads"/>).
 /// </summary>
 internal static class TorchRuntime
 {
@@ -48,8 +48,8 @@ internal static class TorchRuntime
     /// <summary>Scoring: one intra-op thread on the calling (worker) thread; cheap after the first call on a thread.</summary>
     public static void UseScoringThread() => UseThreads(1);
 
-    /// <summary>Training: <paramref name="threads"/> intra-op threads (default: every core) on the calling thread.</summary>
-    public static void UseTrainingThreads(int? threads = null) => UseThreads(threads ?? Environment.ProcessorCount);
+    /// <summary>Training: <paramref name="threads"/> intra-op threads on the calling thread.</summary>
+    public static void UseTrainingThreads(int threads) => UseThreads(threads);
 
     private static void UseThreads(int threads)
     {

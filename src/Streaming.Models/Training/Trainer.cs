@@ -22,8 +22,8 @@ internal interface ITrainingTask
 
 /// <summary>
 /// Mini-batch training loop: seeded shuffling and LibTorch RNG (dropout, VAE noise), torch.optim.Adam,
-/// clip_grad_norm_, early stopping on validation loss with the best epoch's weights restored. Uses every core
-/// (or <see cref="TrainingOptions.Threads"/>) on the calling thread.
+/// clip_grad_norm_, early stopping on validation loss with the best epoch's weights restored. Runs on the calling
+/// thread with <see cref="TrainingOptions.Threads"/> intra-op threads.
 /// </summary>
 internal static class Trainer
 {
