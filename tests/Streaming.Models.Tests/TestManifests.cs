@@ -14,11 +14,18 @@ internal static class TestManifests
         Normalization = new NormalizationStatistics([0, 0, 0, 0], [1, 1, 1, 1]),
     };
 
-    public static ModelManifest Downtime() => new()
+    /// <summary>The golden downtime predictors' shape: plain, or (<paramref name="full"/>) with every optional part.</summary>
+    public static ModelManifest Downtime(bool full = false) => new()
     {
         Kind = ModelKind.DowntimePredictor,
         Version = "test",
-        Architecture = new ModelArchitecture { InputSize = 6, HiddenSize = 12, SequenceLength = 9, Horizons = [5, 15, 30], TargetScale = 10 },
+        Architecture = full
+            ? new ModelArchitecture
+            {
+                InputSize = 6, HiddenSize = 12, NumLayers = 2, SequenceLength = 9, Horizons = [5, 15, 30], TargetScale = 10,
+                ConvChannels = 8, ConvKernel = 3, Attention = true, HeadHiddenSize = 10, Dropout = 0.2,
+            }
+            : new ModelArchitecture { InputSize = 6, HiddenSize = 12, SequenceLength = 9, Horizons = [5, 15, 30], TargetScale = 10 },
         Features = ["f0", "f1", "f2", "f3", "f4", "f5"],
         Normalization = new NormalizationStatistics(new float[6], [1, 1, 1, 1, 1, 1]),
     };

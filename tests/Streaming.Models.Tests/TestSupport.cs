@@ -1,5 +1,3 @@
-using Streaming.Models.Layers;
-using Streaming.Models.Networks;
 using Streaming.Models.Serialization;
 
 namespace Streaming.Models.Tests;
@@ -32,51 +30,12 @@ internal static class TestSupport
         return values;
     }
 
-    /// <summary>
-    /// Compares analytic gradients (from <paramref name="lossAndGradients"/>, which must accumulate into Grad) with central
-    /// finite differences of <paramref name="loss"/> for every parameter element, in double precision.
-    /// </summary>
-    public static void CheckGradients(ITrainableNetwork<double> network, Func<double> lossAndGradients, Func<double> loss, double tolerance = 1e-6)
-    {
-        foreach (var p in network.Parameters)
-        {
-            Array.Clear(p.Grad);
-        }
-
-        lossAndGradients();
-        const double h = 1e-6;
-        var checkedCount = 0;
-        foreach (var p in network.Parameters)
-        {
-            for (var i = 0; i < p.Length; i++)
-            {
-                var original = p.Value[i];
-                p.Value[i] = original + h;
-                network.OnParametersChanged();
-                var plus = loss();
-                p.Value[i] = original - h;
-                network.OnParametersChanged();
-                var minus = loss();
-                p.Value[i] = original;
-                network.OnParametersChanged();
-                var numeric = (plus - minus) / (2 * h);
-                var scale = Math.Max(1, Math.Abs(numeric));
-                Assert.That(p.Grad[i], Is.EqualTo(numeric).Within(tolerance * scale), $"{p.Name}[{i}]");
-                checkedCount++;
-            }
-        }
-
-        Assert.That(checkedCount, Is.GreaterThan(0));
-    }
-
-    public static void LoadGolden(string name, ITrainableNetwork<float> network) =>
-        ModelArtifact.LoadInto(ReadTensors(name + ".weights.safetensors"), network);
+    public static void LoadGolden(string name, TorchSharp.torch.nn.Module network) =>
+        Torch.TensorData.Load(ReadTensors(name + ".weights.safetensors"), network);
 
     public static float[] Row(NamedTensor tensor, int index)
     {
         var rowLength = tensor.Data.Length / tensor.Shape[0];
         return tensor.Data.AsSpan(index * rowLength, rowLength).ToArray();
     }
-
-    public static Parameter<float> Find(ITrainableNetwork<float> network, string name) => network.Parameters.Single(p => p.Name == name);
 }

@@ -74,13 +74,41 @@ public sealed class RulEvaluationTests
         var first = CmapssEvaluation.Run(options);
         var second = CmapssEvaluation.Run(options);
 
-        Assert.That(second.Model, Is.EqualTo(first.Model));
+        Assert.That(second.First.Rul, Is.EqualTo(first.First.Rul));
         Assert.That((first.TrainEngines, first.ValidationEngines, first.TestEngines), Is.EqualTo((68, 12, 20)));
-        Assert.That(double.IsFinite(first.Model.Rmse) && double.IsFinite(first.Model.NasaScore), Is.True);
-        Assert.That(first.ModelVsCapped.Rmse, Is.LessThan(first.MeanBaselineVsCapped.Rmse));
-        Assert.That(first.Downtime.Select(d => d.Horizon), Is.EqualTo(new long[] { 10, 20, 30 }));
-        Assert.That(first.Downtime.Select(d => d.Downtimes), Is.All.EqualTo(20));
-        Assert.That(first.Downtime.SelectMany(d => d.LeadTimes).All(lead => lead >= 1 && lead <= 30), Is.True);
+        Assert.That(double.IsFinite(first.First.Rul.Rmse) && double.IsFinite(first.First.Rul.NasaScore), Is.True);
+        Assert.That(first.First.RulVsCapped.Rmse, Is.LessThan(first.MeanBaselineVsCapped.Rmse));
+        Assert.That(first.First.Downtime.Select(d => d.Horizon), Is.EqualTo(new long[] { 10, 20, 30 }));
+        Assert.That(first.First.Downtime.Select(d => d.Downtimes), Is.All.EqualTo(20));
+        Assert.That(first.First.Downtime.SelectMany(d => d.LeadTimes).All(lead => lead >= 1 && lead <= 30), Is.True);
+    }
+
+    [Test]
+    public void Every_horizon_probability_of_an_evaluation_run_is_monotone_and_beats_the_base_rate_brier()
+    {
+        var options = new CmapssEvaluationOptions
+        {
+            TrainFile = Path.Combine(Datasets.Root, "cmapss", "train_FD001.txt"),
+            Epochs = 3,
+            HiddenSize = 8,
+            Stride = 5,
+            Seeds = [1, 2],
+        };
+        var result = CmapssEvaluation.Run(options);
+        var models = new[] { result.Seeds[0], result.Seeds[1], result.Ensemble! };
+        foreach (var model in models)
+        {
+            // One row per scored cycle of every held-out engine: thousands of predictions, none may fall as the horizon grows.
+            Assert.That(model.ProbabilityRows, Has.Count.GreaterThan(2000), model.Name);
+            var violations = model.ProbabilityRows.Count(row => row.Zip(row.Skip(1)).Any(p => p.Second < p.First));
+            Assert.That(violations, Is.Zero, model.Name);
+            Assert.That(model.ProbabilityRows.SelectMany(r => r).All(p => p is >= 0 and <= 1), Is.True, model.Name);
+            foreach (var horizon in model.Calibration)
+            {
+                Assert.That(horizon.Brier, Is.LessThan(horizon.BaseRateBrier), $"{model.Name}, {horizon.Horizon} cycles");
+                Assert.That(horizon.Reliability.Sum(b => b.Count), Is.EqualTo(horizon.Predictions));
+            }
+        }
     }
 
     [Test]

@@ -79,14 +79,43 @@ class Vae(nn.Module):
 
 
 class Downtime(nn.Module):
-    def __init__(self, features, hidden, layers, horizons):
+    """Streaming.Models.Networks.DowntimeNetwork: [Conv1d + ReLU] -> LSTM -> last state [+ attention over states]
+    -> [Linear + ReLU] -> dropout -> head (scaled time, K hazard logits); P(within k) = 1 - prod_{j<=k} (1 - sigmoid(z_j))."""
+
+    def __init__(self, features, hidden, layers, horizons, conv_channels=0, conv_kernel=0, attention=False, head_hidden=0, dropout=0.0):
         super().__init__()
-        self.lstm = nn.LSTM(features, hidden, layers, batch_first=True)
-        self.head = nn.Linear(hidden, 1 + horizons)
+        lstm_input = features
+        if conv_channels:
+            self.conv = nn.Conv1d(features, conv_channels, conv_kernel, padding=conv_kernel // 2)
+            lstm_input = conv_channels
+        else:
+            self.conv = None
+        self.lstm = nn.LSTM(lstm_input, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        width = hidden
+        self.attention = nn.Linear(hidden, 1) if attention else None
+        if attention:
+            width *= 2
+        self.hidden = nn.Linear(width, head_hidden) if head_hidden else None
+        if head_hidden:
+            width = head_hidden
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(width, 1 + horizons)
 
     def forward(self, x):
-        out, _ = self.lstm(x)
-        return self.head(out[:, -1])
+        if self.conv is not None:
+            x = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
+        states, _ = self.lstm(x)
+        features = states[:, -1]
+        if self.attention is not None:
+            weights = torch.softmax(self.attention(states).squeeze(-1), 1)
+            features = torch.cat([(weights.unsqueeze(-1) * states).sum(1), features], 1)
+        if self.hidden is not None:
+            features = torch.relu(self.hidden(features))
+        return self.head(self.dropout(features))
+
+    @staticmethod
+    def probabilities(raw):
+        return -torch.expm1(torch.cumsum(nn.functional.logsigmoid(-raw[:, 1:]), 1))
 
 
 def write(name, model, io):
@@ -112,23 +141,6 @@ def main():
     io.update({"grad." + n: p.grad for n, p in m.named_parameters()})
     write("forecaster", m, io)
 
-    # Three Adam steps with gradient clipping on a fixed batch, to check the optimiser against torch.optim.Adam.
-    m = Forecaster(4, 6, 1)
-    initial = {n: p.detach().clone() for n, p in m.state_dict().items()}
-    x = torch.randn(5, 6, 4)
-    target = torch.randn(5, 4)
-    optimizer = torch.optim.Adam(m.parameters(), lr=1e-2)
-    norms = []
-    for _ in range(3):
-        optimizer.zero_grad()
-        nn.functional.mse_loss(m(x), target).backward()
-        norms.append(float(nn.utils.clip_grad_norm_(m.parameters(), max_norm=0.5)))
-        optimizer.step()
-    io = {"input": x, "target": target, "clip_norms": torch.tensor(norms)}
-    io.update({"after." + n: p.detach() for n, p in m.state_dict().items()})
-    save_safetensors(initial, os.path.join(OUT, "adam.weights.safetensors"), {"format": "pt"})
-    save_safetensors(io, os.path.join(OUT, "adam.io.safetensors"))
-
     # Forecaster at the benchmark's shape (16 features, 64 hidden, 32 steps).
     m = Forecaster(16, 64, 1)
     x = torch.randn(2, 32, 16)
@@ -142,10 +154,14 @@ def main():
             recon, mu, logvar, score = m(x)
         write("vae_" + kind, m, {"input": x, "reconstruction": recon, "mu": mu, "logvar": logvar, "score": score})
 
-    m = Downtime(6, 12, 1, 3)
-    x = torch.randn(3, 9, 6)
-    with torch.no_grad():
-        write("downtime", m, {"input": x, "output": m(x)})
+    # The downtime predictor plain (LSTM + head) and with every optional part (convolution, attention, hidden layer).
+    for name, model in (("downtime", Downtime(6, 12, 1, 3)),
+                        ("downtime_full", Downtime(6, 12, 2, 3, conv_channels=8, conv_kernel=3, attention=True, head_hidden=10, dropout=0.2))):
+        model.eval()
+        x = torch.randn(3, 9, 6)
+        with torch.no_grad():
+            raw = model(x)
+            write(name, model, {"input": x, "output": raw, "probabilities": Downtime.probabilities(raw)})
 
     # Other dtypes, to check conversion on load.
     v = torch.tensor([1.0, -2.5, 0.15625, 3.0e-3, 65504.0 / 8])

@@ -7,7 +7,7 @@ namespace Streaming.Benchmarks.Models;
 
 /// <summary>
 /// The benchmark shape: LSTM 16 → 64 over T = 32 steps with a linear head (64 → 16), single-threaded.
-/// One invocation scores <see cref="Batch"/> windows; windows/s = Batch / Mean. tools/bench/models.sh runs the
+/// Scores with TorchSharp (LibTorch) under no-grad on one intra-op thread. One invocation scores <see cref="Batch"/> windows; windows/s = Batch / Mean. tools/bench/models.sh runs the
 /// PyTorch side of the comparison on the same shapes.
 /// </summary>
 [MemoryDiagnoser]
@@ -29,8 +29,8 @@ public class LstmForecasterBenchmarks
     public void Setup()
     {
         var random = new Random(42);
-        var network = new ForecasterNetwork<float>(Features, Hidden, 1, Steps);
-        network.Initialize(random);
+        TorchSharp.torch.manual_seed(42);
+        var network = new ForecasterNetwork(Features, Hidden, 1, Steps);
         var manifest = new ModelManifest
         {
             Kind = ModelKind.LstmForecaster,

@@ -25,106 +25,9 @@ internal static partial class EvalCommand
               streaming eval msl --data ../shared/datasets/msl
             """);
         command.Subcommands.Add(CreateNab());
-        command.Subcommands.Add(CreateCmapss());
+        command.Subcommands.Add(CmapssEvalCommand.Create());
         command.Subcommands.Add(CreateSim());
         command.Subcommands.Add(CreateMsl());
-        return command;
-    }
-
-    private static Command CreateCmapss()
-    {
-        var train = new Option<FileInfo>("--train") { Description = "C-MAPSS training file (train_FD001.txt)", Required = true };
-        var test = new Option<FileInfo?>("--test") { Description = "C-MAPSS test file (test_FD001.txt); without it, a seeded hold-out of training engines is cut at random cycles" };
-        var rul = new Option<FileInfo?>("--rul") { Description = "True RUL per test engine (RUL_FD001.txt); required with --test" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the hold-out, the truncation points and training", DefaultValueFactory = _ => 42 };
-        var epochs = new Option<int>("--epochs") { Description = "Maximum training epochs (early stopping after 4 without improvement)", DefaultValueFactory = _ => 20 };
-        var json = new Option<bool>("--json") { Description = "Print one JSON summary object on stdout instead of tables" };
-        var command = new Command("cmapss", """
-            Trains the downtime predictor (LSTM: remaining useful life + failure-within-horizon probabilities, 10/20/30 cycles)
-            on C-MAPSS engines and reports RUL RMSE and NASA's score at each test engine's last observed cycle, next to a
-            baseline that always predicts the mean training RUL, plus per-horizon downtime alarm precision/recall/lead time.
-
-              streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt
-              streaming eval cmapss --train train_FD001.txt --test test_FD001.txt --rul RUL_FD001.txt --json
-            """) { train, test, rul, seed, epochs, json };
-        command.SetAction(parse =>
-        {
-            var options = new CmapssEvaluationOptions
-            {
-                TrainFile = parse.GetValue(train)!.FullName,
-                TestFile = parse.GetValue(test)?.FullName,
-                RulFile = parse.GetValue(rul)?.FullName,
-                Seed = parse.GetValue(seed),
-                Epochs = parse.GetValue(epochs),
-            };
-            CmapssEvaluationResult result;
-            var progress = new StderrProgress("training");
-            try
-            {
-                result = CmapssEvaluation.Run(options, new SynchronousProgress<Models.Training.TrainingProgress>(p =>
-                    progress.Report(p.Epoch, p.Epochs, $"epoch, batch {p.Batch}/{p.Batches}, loss {p.Loss:F4}")));
-            }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
-            {
-                progress.Done();
-                Console.Error.WriteLine(ex.Message);
-                return 2;
-            }
-            progress.Done();
-            var m = result.Model;
-            var b = result.MeanBaseline;
-            if (parse.GetValue(json))
-            {
-                Console.WriteLine(JsonSerializer.Serialize(new
-                {
-                    command = "eval cmapss",
-                    test_source = result.TestSource,
-                    train_engines = result.TrainEngines,
-                    validation_engines = result.ValidationEngines,
-                    test_engines = result.TestEngines,
-                    train_samples = result.TrainSamples,
-                    epochs_run = result.Training.EpochsRun,
-                    best_epoch = result.Training.BestEpoch,
-                    rul_cap = options.RulCap,
-                    model = new { rmse = m.Rmse, mae = m.Mae, nasa_score = m.NasaScore },
-                    mean_baseline = new { prediction = result.MeanPrediction, rmse = b.Rmse, mae = b.Mae, nasa_score = b.NasaScore },
-                    model_vs_capped_rul = new { rmse = result.ModelVsCapped.Rmse, mae = result.ModelVsCapped.Mae, nasa_score = result.ModelVsCapped.NasaScore },
-                    mean_baseline_vs_capped_rul = new { rmse = result.MeanBaselineVsCapped.Rmse, mae = result.MeanBaselineVsCapped.Mae, nasa_score = result.MeanBaselineVsCapped.NasaScore },
-                    downtime = new
-                    {
-                        scope = result.DowntimeScope,
-                        alarm_probability = CmapssEvaluation.AlarmProbability,
-                        horizons = result.Downtime.Select(h => new
-                        {
-                            horizon_cycles = h.Horizon,
-                            alarms = h.Alarms,
-                            true_alarms = h.TrueAlarms,
-                            downtimes = h.Downtimes,
-                            precision = h.Precision,
-                            recall = h.Recall,
-                            mean_lead_cycles = h.MeanLeadTime,
-                        }),
-                    },
-                    elapsed_seconds = Math.Round(result.Elapsed.TotalSeconds, 3),
-                }, Json));
-                return 0;
-            }
-            Console.WriteLine($"C-MAPSS: trained on {result.TrainEngines} engines ({result.TrainSamples:N0} windows; {result.ValidationEngines} more for early stopping; best epoch {result.Training.BestEpoch} of {result.Training.EpochsRun}), {result.Elapsed.TotalSeconds:F1} s");
-            Console.WriteLine($"  test: {result.TestSource}");
-            Console.WriteLine();
-            Console.WriteLine($"  {"RUL at the last observed cycle",-34}{"RMSE",8}{"MAE",8}{"NASA score",12}");
-            Console.WriteLine($"  {"downtime predictor (LSTM)",-34}{m.Rmse,8:F2}{m.Mae,8:F2}{m.NasaScore,12:F1}");
-            Console.WriteLine($"  {$"predict the mean ({result.MeanPrediction:F1} cycles)",-34}{b.Rmse,8:F2}{b.Mae,8:F2}{b.NasaScore,12:F1}");
-            Console.WriteLine($"  against the true RUL capped at {options.RulCap} cycles, as the training target is:");
-            Console.WriteLine($"  {"downtime predictor (LSTM)",-34}{result.ModelVsCapped.Rmse,8:F2}{result.ModelVsCapped.Mae,8:F2}{result.ModelVsCapped.NasaScore,12:F1}");
-            Console.WriteLine($"  {"predict the mean",-34}{result.MeanBaselineVsCapped.Rmse,8:F2}{result.MeanBaselineVsCapped.Mae,8:F2}{result.MeanBaselineVsCapped.NasaScore,12:F1}");
-            Console.WriteLine();
-            Console.WriteLine($"  downtime alarms (P ≥ {CmapssEvaluation.AlarmProbability}) over {result.DowntimeScope}:");
-            Console.WriteLine($"  {"horizon",-10}{"precision",11}{"recall",9}{"alarms",8}{"mean lead (cycles)",20}");
-            foreach (var h in result.Downtime)
-                Console.WriteLine($"  {$"{h.Horizon} cycles",-10}{h.Precision,11:F3}{h.Recall,9:F3}{h.Alarms,8}{(h.MeanLeadTime is { } lead ? lead.ToString("F1", CultureInfo.InvariantCulture) : "-"),20}");
-            return 0;
-        });
         return command;
     }
 
@@ -332,13 +235,13 @@ internal static partial class EvalCommand
     private static string Format(TimeSpan? time) => time is { } t ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : "-";
 
     /// <summary>Reports on the calling thread, unlike <see cref="Progress{T}"/>, which posts to the thread pool.</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
     }
 
     /// <summary>A one-line progress display on stderr, so stdout stays clean for tables and --json.</summary>
-    private sealed class StderrProgress(string label)
+    internal sealed class StderrProgress(string label)
     {
         private readonly Lock _lock = new();
         private readonly bool _interactive = !Console.IsErrorRedirected;

@@ -1,95 +1,109 @@
-using System.Numerics;
-using System.Numerics.Tensors;
-using Streaming.Models.Kernels;
-using Streaming.Models.Layers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Streaming.Models.Networks;
 
+/// <summary>The downtime predictor's shape; every part beyond the LSTM and the head is optional.</summary>
+internal sealed record DowntimeShape(
+    int InputSize, int HiddenSize, int NumLayers, int Horizons,
+    int ConvChannels = 0, int ConvKernel = 0, bool Attention = false, int HeadHiddenSize = 0, double Dropout = 0);
+
 /// <summary>
-/// LSTM over a feature sequence with a linear head of 1 + K outputs: output 0 is the scaled remaining time to
-/// downtime, outputs 1..K are logits of P(downtime within horizon k).
+/// [optional Conv1d + ReLU over time] → nn.LSTM → last hidden state [optionally next to an attention-weighted sum of all
+/// hidden states] → [optional Linear + ReLU] → dropout → Linear head of 1 + K outputs. Output 0 is the scaled remaining
+/// time to downtime; outputs 1..K are hazard logits z_k, and P(downtime within horizon k) = 1 − Π_{j≤k} (1 − σ(z_j)), so
+/// the probabilities cannot decrease as the horizon grows. PyTorch names: conv.*, lstm.*, attention.*, hidden.*, head.*.
 /// </summary>
-internal sealed class DowntimeNetwork<T> : ITrainableNetwork<T>
-    where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class DowntimeNetwork : nn.Module<Tensor, Tensor>
 {
-    private readonly LstmState<T> state;
-    private readonly T[] output;
-    private readonly T[] outputGrad;
-    private readonly T[] lastHiddenGrad;
-    private readonly T[] topGrad;
+    private readonly Conv1d? conv;
+    private readonly LSTM lstm;
+    private readonly Linear? attention;
+    private readonly Linear? hidden;
+    private readonly Linear head;
 
-    public DowntimeNetwork(int inputSize, int hiddenSize, int numLayers, int sequenceLength, int horizons)
+    public DowntimeNetwork(DowntimeShape shape)
+        : base(nameof(DowntimeNetwork))
     {
-        InputSize = inputSize;
-        SequenceLength = sequenceLength;
-        Horizons = horizons;
-        Lstm = new Lstm<T>("lstm", inputSize, hiddenSize, numLayers);
-        Head = new Linear<T>("head", hiddenSize, 1 + horizons);
-        Parameters = [.. Lstm.Parameters, .. Head.Parameters];
-        state = Lstm.CreateState(sequenceLength);
-        output = new T[1 + horizons];
-        outputGrad = new T[1 + horizons];
-        lastHiddenGrad = new T[hiddenSize];
-        topGrad = new T[sequenceLength * hiddenSize];
-    }
-
-    public int InputSize { get; }
-
-    public int SequenceLength { get; }
-
-    public int Horizons { get; }
-
-    public Lstm<T> Lstm { get; }
-
-    public Linear<T> Head { get; }
-
-    public IReadOnlyList<Parameter<T>> Parameters { get; }
-
-    public void Initialize(Random random)
-    {
-        Lstm.Initialize(random);
-        Head.Initialize(random);
-    }
-
-    public void OnParametersChanged() => Lstm.Pack();
-
-    /// <summary>Raw head outputs [1 + K]: scaled time to downtime, then one logit per horizon.</summary>
-    public void Forward(ReadOnlySpan<T> sequence, Span<T> outputs)
-    {
-        var steps = sequence.Length / InputSize;
-        var hidden = Lstm.Forward(sequence, steps, state);
-        Head.Forward(hidden.Slice((steps - 1) * Lstm.HiddenSize, Lstm.HiddenSize), outputs);
-    }
-
-    /// <summary>
-    /// Loss = (ŷ - scaledTimeToDowntime)² + mean over horizons of binary cross-entropy with logits; accumulates gradients.
-    /// </summary>
-    public T ForwardBackward(ReadOnlySpan<T> sequence, T scaledTimeToDowntime, ReadOnlySpan<T> withinHorizon)
-    {
-        var steps = sequence.Length / InputSize;
-        var h = Lstm.HiddenSize;
-        Forward(sequence, output);
-        var error = output[0] - scaledTimeToDowntime;
-        var loss = error * error;
-        outputGrad[0] = T.CreateChecked(2) * error;
-        var k = T.CreateChecked(Horizons);
-        for (var j = 0; j < Horizons; j++)
+        Torch.TorchRuntime.EnsureLoaded();
+        if (shape.ConvChannels > 0 && shape.ConvKernel % 2 == 0)
         {
-            var logit = output[1 + j];
-            var label = withinHorizon[j];
-
-            // BCE with logits in the overflow-free form max(z,0) - z·y + log(1 + e^-|z|).
-            loss += (T.Max(logit, T.Zero) - (logit * label) + T.Log(T.One + T.Exp(-T.Abs(logit)))) / k;
-            outputGrad[1 + j] = (Activations.Sigmoid(logit) - label) / k;
+            throw new ArgumentException($"The convolution kernel must be odd (same-length output), was {shape.ConvKernel}.", nameof(shape));
         }
 
-        var lastHidden = state.Hidden[Lstm.NumLayers - 1].AsSpan((steps - 1) * h, h);
-        Array.Clear(lastHiddenGrad);
-        Head.Backward(lastHidden, outputGrad, lastHiddenGrad);
-        var top = topGrad.AsSpan(0, steps * h);
-        top.Clear();
-        lastHiddenGrad.CopyTo(top[((steps - 1) * h)..]);
-        Lstm.Backward(sequence, steps, state, top, []);
-        return loss;
+        Shape = shape;
+        var lstmInput = shape.InputSize;
+        if (shape.ConvChannels > 0)
+        {
+            conv = nn.Conv1d(shape.InputSize, shape.ConvChannels, shape.ConvKernel, padding: shape.ConvKernel / 2);
+            register_module("conv", conv);
+            lstmInput = shape.ConvChannels;
+        }
+
+        lstm = nn.LSTM(lstmInput, shape.HiddenSize, shape.NumLayers, batchFirst: true, dropout: shape.NumLayers > 1 ? shape.Dropout : 0);
+        register_module("lstm", lstm);
+        var features = shape.HiddenSize;
+        if (shape.Attention)
+        {
+            attention = nn.Linear(shape.HiddenSize, 1);
+            register_module("attention", attention);
+            features *= 2;
+        }
+
+        if (shape.HeadHiddenSize > 0)
+        {
+            hidden = nn.Linear(features, shape.HeadHiddenSize);
+            register_module("hidden", hidden);
+            features = shape.HeadHiddenSize;
+        }
+
+        head = nn.Linear(features, 1 + shape.Horizons);
+        register_module("head", head);
+    }
+
+    public DowntimeShape Shape { get; }
+
+    public int InputSize => Shape.InputSize;
+
+    public int Horizons => Shape.Horizons;
+
+    /// <summary>[B, T, F] sequences → raw outputs [B, 1 + K]: scaled time to downtime, then one hazard logit per horizon.</summary>
+    public override Tensor forward(Tensor sequences)
+    {
+        var x = conv is null ? sequences : nn.functional.relu(conv.call(sequences.transpose(1, 2))).transpose(1, 2);
+        var (states, _, _) = lstm.call(x);
+        var features = states.select(1, -1);
+        if (attention is not null)
+        {
+            var weights = nn.functional.softmax(attention.call(states).squeeze(-1), 1);
+            features = cat([(weights.unsqueeze(-1) * states).sum(1), features], 1);
+        }
+
+        if (hidden is not null)
+        {
+            features = nn.functional.relu(hidden.call(features));
+        }
+
+        return head.call(nn.functional.dropout(features, Shape.Dropout, training));
+    }
+
+    /// <summary>log S_k = Σ_{j≤k} log(1 − σ(z_j)), the log-probability of no downtime within horizon k, per row [B, K].</summary>
+    public static Tensor LogSurvival(Tensor raw) => nn.functional.logsigmoid(-raw.narrow(1, 1, raw.shape[1] - 1)).cumsum(1);
+
+    /// <summary>P(downtime within horizon k) = 1 − S_k [B, K]: non-decreasing in k by construction.</summary>
+    public static Tensor Probabilities(Tensor raw) => -LogSurvival(raw).expm1();
+
+    /// <summary>
+    /// Per-sample loss [B]: (ŷ − scaled time)² + the mean over horizons of the binary cross-entropy of the cumulative
+    /// probabilities against the within-horizon labels, computed in log space.
+    /// </summary>
+    public static Tensor Loss(Tensor raw, Tensor scaledTimeToDowntime, Tensor withinHorizon)
+    {
+        var regression = (raw.select(1, 0) - scaledTimeToDowntime).square();
+        var logSurvival = LogSurvival(raw).clamp_max(-1e-7);
+        var logWithin = (-logSurvival.expm1()).log();
+        var crossEntropy = -((withinHorizon * logWithin) + ((1 - withinHorizon) * logSurvival)).mean([1]);
+        return regression + crossEntropy;
     }
 }

@@ -1,6 +1,6 @@
-using System.Numerics;
-using System.Numerics.Tensors;
-using Streaming.Models.Layers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Streaming.Models.Networks;
 
@@ -18,61 +18,44 @@ internal enum VaeEncoderKind
 /// Variational auto-encoder over a window of T feature vectors. Encoder (dense or LSTM) → fc_mu, fc_logvar;
 /// decoder tanh(decoder_hidden(z)) → decoder_out reconstructs the whole flattened window.
 /// </summary>
-internal sealed class VaeNetwork<T> : ITrainableNetwork<T>
-    where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class VaeNetwork : nn.Module
 {
-    private readonly Linear<T>? denseEncoder;
-    private readonly Lstm<T>? lstmEncoder;
-    private readonly LstmState<T>? lstmState;
-    private readonly T[] encoded;
-    private readonly T[] z;
-    private readonly T[] decoderHidden;
-    private readonly T[] reconstructionGrad;
-    private readonly T[] decoderHiddenGrad;
-    private readonly T[] zGrad;
-    private readonly T[] muGrad;
-    private readonly T[] logVarGrad;
-    private readonly T[] encodedGrad;
-    private readonly T[] topGrad;
+    private readonly Linear? denseEncoder;
+    private readonly LSTM? lstmEncoder;
+    private readonly Linear fcMu;
+    private readonly Linear fcLogVar;
+    private readonly Linear decoderHidden;
+    private readonly Linear decoderOut;
 
     public VaeNetwork(VaeEncoderKind encoder, int inputSize, int sequenceLength, int hiddenSize, int latentSize, int lstmLayers = 1)
+        : base(nameof(VaeNetwork))
     {
+        Torch.TorchRuntime.EnsureLoaded();
         EncoderKind = encoder;
         InputSize = inputSize;
         SequenceLength = sequenceLength;
         HiddenSize = hiddenSize;
         LatentSize = latentSize;
         var window = inputSize * sequenceLength;
-        var parameters = new List<Parameter<T>>();
         if (encoder == VaeEncoderKind.Dense)
         {
-            denseEncoder = new Linear<T>("encoder", window, hiddenSize);
-            parameters.AddRange(denseEncoder.Parameters);
+            denseEncoder = nn.Linear(window, hiddenSize);
+            register_module("encoder", denseEncoder);
         }
         else
         {
-            lstmEncoder = new Lstm<T>("encoder", inputSize, hiddenSize, lstmLayers);
-            lstmState = lstmEncoder.CreateState(sequenceLength);
-            parameters.AddRange(lstmEncoder.Parameters);
+            lstmEncoder = nn.LSTM(inputSize, hiddenSize, lstmLayers, batchFirst: true);
+            register_module("encoder", lstmEncoder);
         }
 
-        FcMu = new Linear<T>("fc_mu", hiddenSize, latentSize);
-        FcLogVar = new Linear<T>("fc_logvar", hiddenSize, latentSize);
-        DecoderHiddenLayer = new Linear<T>("decoder_hidden", latentSize, hiddenSize);
-        DecoderOut = new Linear<T>("decoder_out", hiddenSize, window);
-        parameters.AddRange([.. FcMu.Parameters, .. FcLogVar.Parameters, .. DecoderHiddenLayer.Parameters, .. DecoderOut.Parameters]);
-        Parameters = parameters;
-
-        encoded = new T[hiddenSize];
-        z = new T[latentSize];
-        decoderHidden = new T[hiddenSize];
-        reconstructionGrad = new T[window];
-        decoderHiddenGrad = new T[hiddenSize];
-        zGrad = new T[latentSize];
-        muGrad = new T[latentSize];
-        logVarGrad = new T[latentSize];
-        encodedGrad = new T[hiddenSize];
-        topGrad = new T[sequenceLength * hiddenSize];
+        fcMu = nn.Linear(hiddenSize, latentSize);
+        fcLogVar = nn.Linear(hiddenSize, latentSize);
+        decoderHidden = nn.Linear(latentSize, hiddenSize);
+        decoderOut = nn.Linear(hiddenSize, window);
+        register_module("fc_mu", fcMu);
+        register_module("fc_logvar", fcLogVar);
+        register_module("decoder_hidden", decoderHidden);
+        register_module("decoder_out", decoderOut);
     }
 
     public VaeEncoderKind EncoderKind { get; }
@@ -85,125 +68,34 @@ internal sealed class VaeNetwork<T> : ITrainableNetwork<T>
 
     public int LatentSize { get; }
 
-    public Linear<T> FcMu { get; }
-
-    public Linear<T> FcLogVar { get; }
-
-    public Linear<T> DecoderHiddenLayer { get; }
-
-    public Linear<T> DecoderOut { get; }
-
-    public IReadOnlyList<Parameter<T>> Parameters { get; }
-
-    public void Initialize(Random random)
-    {
-        denseEncoder?.Initialize(random);
-        lstmEncoder?.Initialize(random);
-        FcMu.Initialize(random);
-        FcLogVar.Initialize(random);
-        DecoderHiddenLayer.Initialize(random);
-        DecoderOut.Initialize(random);
-    }
-
-    public void OnParametersChanged() => lstmEncoder?.Pack();
-
     /// <summary>
-    /// Encodes <paramref name="window"/> ([T, F]) and decodes z = mu + exp(logvar / 2)·eps; with an empty
-    /// <paramref name="noise"/> z = mu (deterministic scoring).
+    /// Encodes windows [B, T, F] and decodes z = mu + exp(logvar / 2)·ε with ε ~ N(0, I) when <paramref name="sample"/>,
+    /// else z = mu (deterministic scoring). Returns reconstruction [B, T, F], mu and logvar [B, latent].
     /// </summary>
-    public void Forward(ReadOnlySpan<T> window, ReadOnlySpan<T> noise, Span<T> reconstruction, Span<T> mu, Span<T> logVar)
+    public (Tensor Reconstruction, Tensor Mu, Tensor LogVar) Forward(Tensor windows, bool sample)
     {
+        Tensor encoded;
         if (denseEncoder is not null)
         {
-            denseEncoder.Forward(window, encoded);
-            TensorPrimitives.Tanh<T>(encoded, encoded);
+            encoded = denseEncoder.call(windows.flatten(1)).tanh();
         }
         else
         {
-            var hidden = lstmEncoder!.Forward(window, SequenceLength, lstmState!);
-            hidden.Slice((SequenceLength - 1) * HiddenSize, HiddenSize).CopyTo(encoded);
+            var (output, _, _) = lstmEncoder!.call(windows);
+            encoded = output.select(1, -1);
         }
 
-        FcMu.Forward(encoded, mu);
-        FcLogVar.Forward(encoded, logVar);
-        if (noise.IsEmpty)
-        {
-            mu.CopyTo(z);
-        }
-        else
-        {
-            for (var j = 0; j < LatentSize; j++)
-            {
-                z[j] = mu[j] + (T.Exp(logVar[j] / T.CreateChecked(2)) * noise[j]);
-            }
-        }
-
-        DecoderHiddenLayer.Forward(z, decoderHidden);
-        TensorPrimitives.Tanh<T>(decoderHidden, decoderHidden);
-        DecoderOut.Forward(decoderHidden, reconstruction);
+        var mu = fcMu.call(encoded);
+        var logVar = fcLogVar.call(encoded);
+        var z = sample ? mu + ((logVar / 2).exp() * randn_like(mu)) : mu;
+        var reconstruction = decoderOut.call(decoderHidden.call(z).tanh()).view(windows.shape);
+        return (reconstruction, mu, logVar);
     }
 
-    /// <summary>KL(N(mu, σ²) ‖ N(0, 1)) = -½ Σ (1 + logvar - mu² - e^logvar).</summary>
-    public static T KlDivergence(ReadOnlySpan<T> mu, ReadOnlySpan<T> logVar)
-    {
-        var sum = T.Zero;
-        for (var j = 0; j < mu.Length; j++)
-        {
-            sum += T.One + logVar[j] - (mu[j] * mu[j]) - T.Exp(logVar[j]);
-        }
+    /// <summary>Per-window loss [B]: Σ (x̂ − x)² + KL(N(mu, σ²) ‖ N(0, I)), which is also the anomaly score with z = mu.</summary>
+    public static Tensor Loss(Tensor windows, Tensor reconstruction, Tensor mu, Tensor logVar) =>
+        (reconstruction - windows).square().sum([1, 2]) + KlDivergence(mu, logVar);
 
-        return -sum / T.CreateChecked(2);
-    }
-
-    /// <summary>
-    /// Loss = Σ (x̂ - x)² + KL for one window with the given reparameterisation noise; accumulates gradients.
-    /// Scratch for reconstruction/mu/logvar is supplied by the caller so that it can inspect them.
-    /// </summary>
-    public T ForwardBackward(ReadOnlySpan<T> window, ReadOnlySpan<T> noise, Span<T> reconstruction, Span<T> mu, Span<T> logVar)
-    {
-        Forward(window, noise, reconstruction, mu, logVar);
-        TensorPrimitives.Subtract<T>(reconstruction, window, reconstructionGrad);
-        var loss = TensorPrimitives.SumOfSquares<T>(reconstructionGrad) + KlDivergence(mu, logVar);
-        TensorPrimitives.Multiply<T>(reconstructionGrad, T.CreateChecked(2), reconstructionGrad);
-
-        Array.Clear(decoderHiddenGrad);
-        DecoderOut.Backward(decoderHidden, reconstructionGrad, decoderHiddenGrad);
-        for (var j = 0; j < HiddenSize; j++)
-        {
-            decoderHiddenGrad[j] *= T.One - (decoderHidden[j] * decoderHidden[j]);
-        }
-
-        Array.Clear(zGrad);
-        DecoderHiddenLayer.Backward(z, decoderHiddenGrad, zGrad);
-        var half = T.CreateChecked(0.5);
-        for (var j = 0; j < LatentSize; j++)
-        {
-            var variance = T.Exp(logVar[j]);
-            muGrad[j] = zGrad[j] + mu[j];
-            var sampleGrad = noise.IsEmpty ? T.Zero : zGrad[j] * noise[j] * half * T.Sqrt(variance);
-            logVarGrad[j] = sampleGrad + (half * (variance - T.One));
-        }
-
-        Array.Clear(encodedGrad);
-        FcMu.Backward(encoded, muGrad, encodedGrad);
-        FcLogVar.Backward(encoded, logVarGrad, encodedGrad);
-        if (denseEncoder is not null)
-        {
-            for (var j = 0; j < HiddenSize; j++)
-            {
-                encodedGrad[j] *= T.One - (encoded[j] * encoded[j]);
-            }
-
-            denseEncoder.Backward(window, encodedGrad, []);
-        }
-        else
-        {
-            var top = topGrad.AsSpan();
-            top.Clear();
-            encodedGrad.CopyTo(top[((SequenceLength - 1) * HiddenSize)..]);
-            lstmEncoder!.Backward(window, SequenceLength, lstmState!, top, []);
-        }
-
-        return loss;
-    }
+    /// <summary>KL(N(mu, σ²) ‖ N(0, 1)) = −½ Σ (1 + logvar − mu² − e^logvar), per row.</summary>
+    public static Tensor KlDivergence(Tensor mu, Tensor logVar) => -0.5 * (1 + logVar - mu.square() - logVar.exp()).sum(1);
 }

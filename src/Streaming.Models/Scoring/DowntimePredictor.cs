@@ -1,20 +1,22 @@
-using Streaming.Models.Kernels;
 using Streaming.Models.Networks;
 using Streaming.Models.Serialization;
+using Streaming.Models.Torch;
+using static TorchSharp.torch;
 
 namespace Streaming.Models.Scoring;
 
 /// <summary>
-/// Remaining-useful-life regression plus per-horizon downtime probabilities from one LSTM. The time estimate is the
-/// first output times the manifest's TargetScale, floored at zero; probabilities are the sigmoids of the other outputs.
+/// Remaining time to downtime and P(downtime within each horizon) from a <see cref="DowntimeNetwork"/>; the probabilities
+/// come from one hazard head, so they never decrease as the horizon grows. No-grad, one intra-op thread; not thread-safe.
 /// </summary>
 internal sealed class DowntimePredictor : IDowntimePredictor
 {
-    private readonly DowntimeNetwork<float> network;
-    private readonly float[] output;
+    private readonly DowntimeNetwork network;
     private readonly float targetScale;
+    private readonly Tensor single;
+    private Tensor? batchInput;
 
-    public DowntimePredictor(ModelManifest manifest, DowntimeNetwork<float> network)
+    public DowntimePredictor(ModelManifest manifest, DowntimeNetwork network)
     {
         if (manifest.Architecture.Horizons.Count != network.Horizons)
         {
@@ -23,24 +25,25 @@ internal sealed class DowntimePredictor : IDowntimePredictor
 
         Manifest = manifest;
         this.network = network;
-        output = new float[1 + network.Horizons];
+        network.eval();
+        SequenceLength = manifest.Architecture.SequenceLength;
         targetScale = (float)manifest.Architecture.TargetScale;
+        single = empty([1, SequenceLength, network.InputSize]).DetachFromDisposeScope();
     }
 
     public ModelManifest Manifest { get; }
 
     public int InputSize => network.InputSize;
 
-    public int SequenceLength => network.SequenceLength;
+    public int SequenceLength { get; }
 
     public IReadOnlyList<double> Horizons => Manifest.Architecture.Horizons;
 
     public static DowntimePredictor FromArtifact(ModelArtifact artifact)
     {
         ModelLoader.RequireKind(artifact, ModelKind.DowntimePredictor);
-        var a = artifact.Manifest.Architecture;
-        var network = new DowntimeNetwork<float>(a.InputSize, a.HiddenSize, a.NumLayers, a.SequenceLength, a.Horizons.Count);
-        ModelArtifact.LoadInto(artifact.Tensors, network);
+        var network = new DowntimeNetwork(artifact.Manifest.Architecture.DowntimeShape());
+        TensorData.Load(artifact.Tensors, network);
         return new DowntimePredictor(artifact.Manifest, network);
     }
 
@@ -51,12 +54,48 @@ internal sealed class DowntimePredictor : IDowntimePredictor
             throw new ArgumentException($"Expected {SequenceLength}x{InputSize} values and {network.Horizons} probability slots.");
         }
 
-        network.Forward(sequence, output);
-        for (var k = 0; k < network.Horizons; k++)
+        TorchRuntime.UseScoringThread();
+        sequence.CopyTo(TensorData.Span(single));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var raw = network.call(single);
+        TensorData.Span(DowntimeNetwork.Probabilities(raw).contiguous()).CopyTo(probabilityPerHorizon);
+        return MathF.Max(0, TensorData.Span(raw)[0]) * targetScale;
+    }
+
+    /// <summary>
+    /// Predicts consecutive sequences [count, T, F] in one forward pass: times [count] and probabilities [count, K].
+    /// </summary>
+    public void PredictBatch(ReadOnlySpan<float> sequences, Span<float> times, Span<float> probabilities)
+    {
+        var window = SequenceLength * InputSize;
+        var batch = times.Length;
+        if (sequences.Length != batch * window || probabilities.Length != batch * network.Horizons)
         {
-            probabilityPerHorizon[k] = Activations.Sigmoid(output[1 + k]);
+            throw new ArgumentException($"Expected {batch} sequences of {window} values and {batch}x{network.Horizons} probability slots.");
         }
 
-        return MathF.Max(0, output[0]) * targetScale;
+        if (batch == 0)
+        {
+            return;
+        }
+
+        TorchRuntime.UseScoringThread();
+        if (batchInput is null || batchInput.shape[0] < batch)
+        {
+            batchInput?.Dispose();
+            batchInput = empty([batch, SequenceLength, InputSize]).DetachFromDisposeScope();
+        }
+
+        sequences.CopyTo(TensorData.Span(batchInput));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var raw = network.call(batchInput.narrow(0, 0, batch));
+        TensorData.Span(DowntimeNetwork.Probabilities(raw).contiguous()).CopyTo(probabilities);
+        var outputs = TensorData.Span(raw);
+        for (var b = 0; b < batch; b++)
+        {
+            times[b] = MathF.Max(0, outputs[b * (1 + network.Horizons)]) * targetScale;
+        }
     }
 }

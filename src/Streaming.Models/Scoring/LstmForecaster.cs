@@ -1,7 +1,9 @@
 using System.Numerics.Tensors;
-using Streaming.Models.Layers;
 using Streaming.Models.Networks;
 using Streaming.Models.Serialization;
+using Streaming.Models.Torch;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace Streaming.Models.Scoring;
 
@@ -9,19 +11,20 @@ namespace Streaming.Models.Scoring;
 /// Anomaly scorer that forecasts the newest vector of the window from the T-1 before it, so the newest observation
 /// is the one judged. Score = mean over features of (prediction - actual)² / residual variance (the manifest's
 /// ErrorScale, measured on validation data), i.e. about 1 for a typical window; a feature's contribution is its term's share.
+/// Runs the TorchSharp network under no-grad on the calling thread with one intra-op thread; not thread-safe.
 /// </summary>
 internal sealed class LstmForecaster : IAnomalyScorer
 {
-    private readonly ForecasterNetwork<float> network;
+    private readonly ForecasterNetwork network;
     private readonly float[] errorScale;
-    private readonly float[] prediction;
-    private LstmBatchState<float>? batchState;
-    private float[] batchPredictions = [];
+    private readonly Tensor single;
+    private Tensor? batchInput;
 
-    public LstmForecaster(ModelManifest manifest, ForecasterNetwork<float> network)
+    public LstmForecaster(ModelManifest manifest, ForecasterNetwork network)
     {
         Manifest = manifest;
         this.network = network;
+        network.eval();
         InputSize = network.InputSize;
         SequenceLength = network.ContextLength + 1;
         errorScale = manifest.ErrorScale ?? Enumerable.Repeat(1f, InputSize).ToArray();
@@ -30,7 +33,7 @@ internal sealed class LstmForecaster : IAnomalyScorer
             throw new ArgumentException($"ErrorScale has {errorScale.Length} entries for {InputSize} features.", nameof(manifest));
         }
 
-        prediction = new float[InputSize];
+        single = empty([1, network.ContextLength, InputSize]).DetachFromDisposeScope();
     }
 
     public ModelManifest Manifest { get; }
@@ -39,60 +42,67 @@ internal sealed class LstmForecaster : IAnomalyScorer
 
     public int SequenceLength { get; }
 
-    public ForecasterNetwork<float> Network => network;
+    public ForecasterNetwork Network => network;
 
     public static LstmForecaster FromArtifact(ModelArtifact artifact)
     {
         ModelLoader.RequireKind(artifact, ModelKind.LstmForecaster);
         var a = artifact.Manifest.Architecture;
-        var network = new ForecasterNetwork<float>(a.InputSize, a.HiddenSize, a.NumLayers, a.SequenceLength - 1);
-        ModelArtifact.LoadInto(artifact.Tensors, network);
+        var network = new ForecasterNetwork(a.InputSize, a.HiddenSize, a.NumLayers, a.SequenceLength - 1);
+        TensorData.Load(artifact.Tensors, network);
         return new LstmForecaster(artifact.Manifest, network);
     }
 
     public float Score(ReadOnlySpan<float> sequence, Span<float> perFeatureContribution)
     {
         ScoringGuards.CheckShapes(sequence, SequenceLength, InputSize, perFeatureContribution);
+        TorchRuntime.UseScoringThread();
         var split = (SequenceLength - 1) * InputSize;
-        network.Forward(sequence[..split], prediction);
-        TensorPrimitives.Subtract(prediction, sequence[split..], perFeatureContribution);
+        sequence[..split].CopyTo(TensorData.Span(single));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var prediction = network.call(single);
+        TensorPrimitives.Subtract(TensorData.Span(prediction), sequence[split..], perFeatureContribution);
         return NormalisedError(perFeatureContribution);
     }
 
-    /// <summary>Scores consecutive windows [count, T, F] into <paramref name="scores"/> [count] and contributions [count, F].</summary>
+    /// <summary>
+    /// Scores consecutive windows [count, T, F] into <paramref name="scores"/> [count] and contributions [count, F] with
+    /// one batched forward pass; each window's result equals its <see cref="Score"/> within float rounding.
+    /// </summary>
     public void ScoreBatch(ReadOnlySpan<float> sequences, Span<float> scores, Span<float> perFeatureContributions)
     {
         var window = SequenceLength * InputSize;
-        if (sequences.Length != scores.Length * window || perFeatureContributions.Length != scores.Length * InputSize)
+        var batch = scores.Length;
+        if (sequences.Length != batch * window || perFeatureContributions.Length != batch * InputSize)
         {
-            throw new ArgumentException($"Expected {scores.Length} windows of {window} values and {scores.Length}x{InputSize} contribution slots.");
+            throw new ArgumentException($"Expected {batch} windows of {window} values and {batch}x{InputSize} contribution slots.");
         }
 
-        // Below four windows the batched GEMM has no row block to fill and its per-gate calls only add overhead.
-        var batch = scores.Length;
-        if (batch < 4)
+        if (batch == 0)
         {
-            for (var b = 0; b < batch; b++)
-            {
-                scores[b] = Score(sequences.Slice(b * window, window), perFeatureContributions.Slice(b * InputSize, InputSize));
-            }
-
             return;
         }
 
-        // Scratch grows to the largest batch seen, so steady-state batches allocate nothing.
-        if (batchState is null || batchState.MaxBatch < batch)
+        TorchRuntime.UseScoringThread();
+
+        // The input tensor grows to the largest batch seen, so steady-state batches reuse it.
+        if (batchInput is null || batchInput.shape[0] < batch)
         {
-            batchState = network.CreateBatchState(batch);
-            batchPredictions = new float[batch * InputSize];
+            batchInput?.Dispose();
+            batchInput = empty([batch, SequenceLength, InputSize]).DetachFromDisposeScope();
         }
 
-        network.ForwardBatch(sequences, window, batch, batchState, batchPredictions);
+        sequences.CopyTo(TensorData.Span(batchInput));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var contexts = batchInput.narrow(0, 0, batch).narrow(1, 0, SequenceLength - 1);
+        var predictions = TensorData.Span(network.call(contexts));
         var context = (SequenceLength - 1) * InputSize;
         for (var b = 0; b < batch; b++)
         {
             var contribution = perFeatureContributions.Slice(b * InputSize, InputSize);
-            TensorPrimitives.Subtract(batchPredictions.AsSpan(b * InputSize, InputSize), sequences.Slice((b * window) + context, InputSize), contribution);
+            TensorPrimitives.Subtract(predictions.Slice(b * InputSize, InputSize), sequences.Slice((b * window) + context, InputSize), contribution);
             scores[b] = NormalisedError(contribution);
         }
     }

@@ -1,25 +1,32 @@
 using System.Numerics.Tensors;
 using Streaming.Models.Networks;
 using Streaming.Models.Serialization;
+using Streaming.Models.Torch;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace Streaming.Models.Scoring;
 
 /// <summary>
 /// Anomaly scorer from a (LSTM-)VAE: score = Σ (x̂ - x)² + KL(q(z|x) ‖ N(0, I)), decoding z = mu (no sampling).
 /// Contributions are each feature's share of the reconstruction error summed over time; KL has no per-feature split.
+/// Runs under no-grad on the calling thread with one intra-op thread; not thread-safe.
 /// </summary>
 internal sealed class VaeScorer : IAnomalyScorer
 {
-    private readonly VaeNetwork<float> network;
+    private readonly VaeNetwork network;
+    private readonly Tensor input;
     private readonly float[] reconstruction;
     private readonly float[] squaredError;
     private readonly float[] mu;
     private readonly float[] logVar;
 
-    public VaeScorer(ModelManifest manifest, VaeNetwork<float> network)
+    public VaeScorer(ModelManifest manifest, VaeNetwork network)
     {
         Manifest = manifest;
         this.network = network;
+        network.eval();
+        input = empty([1, network.SequenceLength, network.InputSize]).DetachFromDisposeScope();
         reconstruction = new float[network.SequenceLength * network.InputSize];
         squaredError = new float[reconstruction.Length];
         mu = new float[network.LatentSize];
@@ -36,8 +43,8 @@ internal sealed class VaeScorer : IAnomalyScorer
     {
         ModelLoader.RequireKind(artifact, ModelKind.Vae);
         var a = artifact.Manifest.Architecture;
-        var network = new VaeNetwork<float>(a.Encoder, a.InputSize, a.SequenceLength, a.HiddenSize, a.LatentSize, a.NumLayers);
-        ModelArtifact.LoadInto(artifact.Tensors, network);
+        var network = new VaeNetwork(a.Encoder, a.InputSize, a.SequenceLength, a.HiddenSize, a.LatentSize, a.NumLayers);
+        TensorData.Load(artifact.Tensors, network);
         return new VaeScorer(artifact.Manifest, network);
     }
 
@@ -51,7 +58,17 @@ internal sealed class VaeScorer : IAnomalyScorer
     public float Score(ReadOnlySpan<float> sequence, Span<float> perFeatureContribution)
     {
         ScoringGuards.CheckShapes(sequence, SequenceLength, InputSize, perFeatureContribution);
-        network.Forward(sequence, [], reconstruction, mu, logVar);
+        TorchRuntime.UseScoringThread();
+        sequence.CopyTo(TensorData.Span(input));
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            var (x, m, v) = network.Forward(input, sample: false);
+            TensorData.Span(x).CopyTo(reconstruction);
+            TensorData.Span(m).CopyTo(mu);
+            TensorData.Span(v).CopyTo(logVar);
+        }
+
         TensorPrimitives.Subtract(reconstruction, sequence, squaredError);
         TensorPrimitives.Multiply(squaredError, squaredError, squaredError);
         perFeatureContribution.Clear();
@@ -60,7 +77,13 @@ internal sealed class VaeScorer : IAnomalyScorer
             TensorPrimitives.Add(perFeatureContribution, squaredError.AsSpan(t * InputSize, InputSize), perFeatureContribution);
         }
 
-        var score = TensorPrimitives.Sum<float>(perFeatureContribution) + VaeNetwork<float>.KlDivergence(mu, logVar);
+        var kl = 0f;
+        for (var j = 0; j < mu.Length; j++)
+        {
+            kl += 1 + logVar[j] - (mu[j] * mu[j]) - MathF.Exp(logVar[j]);
+        }
+
+        var score = TensorPrimitives.Sum<float>(perFeatureContribution) - (kl / 2);
         ScoringGuards.ToShares(perFeatureContribution);
         return score;
     }

@@ -1,4 +1,4 @@
-using Streaming.Models.Networks;
+using Streaming.Models.Torch;
 
 namespace Streaming.Models.Serialization;
 
@@ -20,15 +20,14 @@ internal sealed class ModelArtifact
 
     public IReadOnlyDictionary<string, NamedTensor> Tensors { get; }
 
-    public static ModelArtifact FromNetwork(ModelManifest manifest, ITrainableNetwork<float> network) =>
-        new(manifest, network.Parameters.ToDictionary(
-            p => p.Name,
-            p => new NamedTensor(p.Name, [.. p.Shape], [.. p.Value]),
-            StringComparer.Ordinal));
+    /// <summary>The network's parameters under their PyTorch names, with the manifest stamped with the current format.</summary>
+    public static ModelArtifact FromNetwork(ModelManifest manifest, TorchSharp.torch.nn.Module network) =>
+        new(manifest with { FormatVersion = ModelManifest.CurrentFormatVersion }, TensorData.Parameters(network));
 
     public static ModelArtifact Load(string directory)
     {
         var manifest = ModelManifest.FromJson(File.ReadAllText(Path.Combine(directory, ManifestFile)));
+        RequireReadableFormat(manifest, directory);
         var (tensors, _) = SafeTensors.Read(Path.Combine(directory, WeightsFile));
         return new ModelArtifact(manifest, tensors);
     }
@@ -41,32 +40,24 @@ internal sealed class ModelArtifact
         File.WriteAllBytes(Path.Combine(directory, WeightsFile), SafeTensors.Write(Tensors.Values, metadata));
     }
 
-    /// <summary>Copies every tensor into the parameter of the same name, strictly: names and shapes must match both ways.</summary>
-    public static void LoadInto(IReadOnlyDictionary<string, NamedTensor> tensors, ITrainableNetwork<float> network)
+    /// <summary>
+    /// Format 1 forecasters and VAEs load as they are (same PyTorch names, same semantics); a format 1 downtime predictor's
+    /// head gave independent per-horizon probabilities, which format 2 replaced by a hazard head, so it must be retrained.
+    /// </summary>
+    public static void RequireReadableFormat(ModelManifest manifest, string source)
     {
-        var expected = network.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-        var unexpected = tensors.Keys.Where(k => !expected.Contains(k)).ToList();
-        if (unexpected.Count > 0)
+        if (manifest.FormatVersion > ModelManifest.CurrentFormatVersion)
         {
-            throw new InvalidDataException($"Unexpected tensors: {string.Join(", ", unexpected)}.");
+            throw new InvalidDataException(
+                $"'{source}' is a model of format {manifest.FormatVersion}, newer than this build reads ({ModelManifest.CurrentFormatVersion}): upgrade Streaming.");
         }
 
-        foreach (var parameter in network.Parameters)
+        if (manifest.FormatVersion < 2 && manifest.Kind == ModelKind.DowntimePredictor)
         {
-            if (!tensors.TryGetValue(parameter.Name, out var tensor))
-            {
-                throw new InvalidDataException($"Missing tensor '{parameter.Name}'.");
-            }
-
-            if (!tensor.Shape.SequenceEqual(parameter.Shape))
-            {
-                throw new InvalidDataException(
-                    $"Tensor '{parameter.Name}' has shape [{string.Join(',', tensor.Shape)}], expected [{string.Join(',', parameter.Shape)}].");
-            }
-
-            tensor.Data.CopyTo(parameter.Value, 0);
+            throw new InvalidDataException(
+                $"'{source}' is a downtime predictor of model format {manifest.FormatVersion} (version {manifest.Version}, per-horizon sigmoid head); " +
+                $"this build reads format {ModelManifest.CurrentFormatVersion} (version {Training.ModelTraining.Version}, monotone hazard head). " +
+                $"Retrain it with `streaming train` to get a {Training.ModelTraining.Version} model.");
         }
-
-        network.OnParametersChanged();
     }
 }

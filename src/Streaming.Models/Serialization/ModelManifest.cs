@@ -37,7 +37,25 @@ internal sealed record ModelArchitecture
     /// <summary>Downtime predictor: the network's first output times this scale is the time to downtime.</summary>
     public double TargetScale { get; init; } = 1;
 
+    /// <summary>Downtime predictor: Conv1d output channels before the LSTM (0: no convolution).</summary>
+    public int ConvChannels { get; init; }
+
+    /// <summary>Downtime predictor: the convolution's kernel width in steps (odd).</summary>
+    public int ConvKernel { get; init; }
+
+    /// <summary>Downtime predictor: an attention-weighted sum of all LSTM states joins the last state.</summary>
+    public bool Attention { get; init; }
+
+    /// <summary>Downtime predictor: width of the ReLU layer before the head (0: none).</summary>
+    public int HeadHiddenSize { get; init; }
+
+    /// <summary>Dropout probability used in training (inactive when scoring).</summary>
+    public double Dropout { get; init; }
+
     public Dictionary<string, double> TrainingHyperParameters { get; init; } = [];
+
+    public DowntimeShape DowntimeShape() =>
+        new(InputSize, HiddenSize, NumLayers, Horizons.Count, ConvChannels, ConvKernel, Attention, HeadHiddenSize, Dropout);
 }
 
 /// <summary>Per-feature statistics that map raw values to the network's input scale.</summary>
@@ -56,6 +74,14 @@ internal sealed record ModelManifest
         // A diverged metric must still be recordable rather than make the save fail.
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
+
+    /// <summary>
+    /// The artifact layout and semantics this manifest follows. 1 (absent from older manifests): the hand-written engine
+    /// before TorchSharp. 2: TorchSharp modules; the downtime head outputs hazard logits (monotone horizon probabilities).
+    /// </summary>
+    public const int CurrentFormatVersion = 2;
+
+    public int FormatVersion { get; init; } = 1;
 
     public required ModelKind Kind { get; init; }
 

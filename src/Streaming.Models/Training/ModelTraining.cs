@@ -12,7 +12,8 @@ internal sealed record TrainedModel<TModel>(TModel Model, ModelArtifact Artifact
 /// <summary>End-to-end training entry points: normalisation, training, score calibration and the manifest.</summary>
 internal static class ModelTraining
 {
-    public const string Version = "1.0.0";
+    /// <summary>The models layer's version, stamped into every manifest; 2.0.0 is the first on TorchSharp (manifest format 2).</summary>
+    public const string Version = "2.0.0";
 
     /// <summary>Mean and standard deviation per feature of a raw [rows, features] matrix (std floored to avoid dividing by 0).</summary>
     public static NormalizationStatistics ComputeStatistics(ReadOnlySpan<float> raw, int features)
@@ -59,8 +60,8 @@ internal static class ModelTraining
         var series = new float[raw.Length];
         manifest.Normalize(raw, series);
 
-        var network = new ForecasterNetwork<float>(f, hiddenSize, numLayers, contextLength);
-        network.Initialize(new Random(options.Seed));
+        SeedInitialWeights(options);
+        var network = new ForecasterNetwork(f, hiddenSize, numLayers, contextLength);
         var task = new ForecasterTrainingTask(network, series, options.ValidationFraction);
         var result = Trainer.Train(task, options, progress);
 
@@ -91,8 +92,8 @@ internal static class ModelTraining
         var series = new float[raw.Length];
         manifest.Normalize(raw, series);
 
-        var network = new VaeNetwork<float>(encoder, f, sequenceLength, hiddenSize, latentSize);
-        network.Initialize(new Random(options.Seed));
+        SeedInitialWeights(options);
+        var network = new VaeNetwork(encoder, f, sequenceLength, hiddenSize, latentSize);
         var task = new VaeTrainingTask(network, series, stride, options.ValidationFraction);
         var result = Trainer.Train(task, options, progress);
 
@@ -103,13 +104,15 @@ internal static class ModelTraining
 
     /// <summary>
     /// Trains the downtime predictor on prepared samples (already normalised with <paramref name="statistics"/>);
-    /// <paramref name="targetScale"/> converts the network's first output back to time units.
+    /// <paramref name="targetScale"/> converts the network's first output back to time units. <paramref name="head"/>
+    /// adds the optional convolution, attention, hidden layer and dropout (none by default).
     /// </summary>
     public static TrainedModel<DowntimePredictor> TrainDowntimePredictor(
         IReadOnlyList<DowntimeSample> train, IReadOnlyList<DowntimeSample> validation, IReadOnlyList<string> features,
         NormalizationStatistics statistics, IReadOnlyList<double> horizons, double targetScale, int sequenceLength, int hiddenSize, int numLayers,
-        TrainingOptions options, IProgress<TrainingProgress>? progress = null, TrainingDataRange? range = null)
+        TrainingOptions options, IProgress<TrainingProgress>? progress = null, TrainingDataRange? range = null, DowntimeHead? head = null)
     {
+        head ??= new DowntimeHead();
         var manifest = BaseManifest(ModelKind.DowntimePredictor, features, statistics, range, options, new ModelArchitecture
         {
             InputSize = features.Count,
@@ -118,20 +121,20 @@ internal static class ModelTraining
             SequenceLength = sequenceLength,
             Horizons = horizons,
             TargetScale = targetScale,
+            ConvChannels = head.ConvChannels,
+            ConvKernel = head.ConvKernel,
+            Attention = head.Attention,
+            HeadHiddenSize = head.HiddenSize,
+            Dropout = head.Dropout,
         });
-        var network = new DowntimeNetwork<float>(features.Count, hiddenSize, numLayers, sequenceLength, horizons.Count);
-        network.Initialize(new Random(options.Seed));
+        SeedInitialWeights(options);
+        var network = new DowntimeNetwork(manifest.Architecture.DowntimeShape());
         var result = Trainer.Train(new DowntimeTrainingTask(network, train, validation), options, progress);
 
         var predictor = new DowntimePredictor(manifest, network);
-        var probabilities = new float[horizons.Count];
-        var squared = 0.0;
-        foreach (var sample in validation)
-        {
-            var error = predictor.Predict(sample.Sequence, probabilities) - (sample.ScaledTimeToDowntime * targetScale);
-            squared += error * error;
-        }
-
+        var times = new float[validation.Count];
+        predictor.PredictBatch([.. validation.SelectMany(s => s.Sequence)], times, new float[validation.Count * horizons.Count]);
+        var squared = validation.Select((s, i) => Math.Pow(times[i] - (s.ScaledTimeToDowntime * targetScale), 2)).Sum();
         manifest = manifest with
         {
             ValidationMetrics = new Dictionary<string, double>(Metrics(result)) { ["validation_rmse"] = Math.Sqrt(squared / validation.Count) },
@@ -139,10 +142,18 @@ internal static class ModelTraining
         return new TrainedModel<DowntimePredictor>(new DowntimePredictor(manifest, network), ModelArtifact.FromNetwork(manifest, network), result);
     }
 
+    /// <summary>Initial weights come from LibTorch's generator (PyTorch's default initialisers), seeded per model.</summary>
+    private static void SeedInitialWeights(TrainingOptions options)
+    {
+        Torch.TorchRuntime.EnsureLoaded();
+        TorchSharp.torch.manual_seed(options.Seed);
+    }
+
     private static ModelManifest BaseManifest(
         ModelKind kind, IReadOnlyList<string> features, NormalizationStatistics statistics, TrainingDataRange? range, TrainingOptions options, ModelArchitecture architecture) =>
         new()
         {
+            FormatVersion = ModelManifest.CurrentFormatVersion,
             Kind = kind,
             Version = Version,
             CreatedAt = DateTimeOffset.UtcNow,

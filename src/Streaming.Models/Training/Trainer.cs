@@ -1,37 +1,47 @@
-using System.Numerics.Tensors;
-using Streaming.Models.Networks;
+using Streaming.Models.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Streaming.Models.Training;
 
 /// <summary>One model's samples and loss, as seen by <see cref="Trainer"/>.</summary>
 internal interface ITrainingTask
 {
-    ITrainableNetwork<float> Network { get; }
+    nn.Module Network { get; }
 
     int TrainCount { get; }
 
     int ValidationCount { get; }
 
-    /// <summary>Forward and backward pass for one training sample; accumulates gradients and returns the loss.</summary>
-    double AccumulateGradients(int trainSample, Random random);
+    /// <summary>Per-sample losses [B] of the given training samples, with autograd (the network is in training mode).</summary>
+    Tensor TrainLosses(ReadOnlySpan<int> samples);
 
-    /// <summary>Loss of one validation sample, without gradients and without sampling noise.</summary>
-    double ValidationLoss(int validationSample);
+    /// <summary>Per-sample losses [B] of validation samples [start, start + count): no sampling noise, no dropout.</summary>
+    Tensor ValidationLosses(int start, int count);
 }
 
-/// <summary>Mini-batch training loop: seeded shuffling, Adam, global-norm clipping, early stopping on validation loss.</summary>
+/// <summary>
+/// Mini-batch training loop: seeded shuffling and LibTorch RNG (dropout, VAE noise), torch.optim.Adam,
+/// clip_grad_norm_, early stopping on validation loss with the best epoch's weights restored. Runs on the calling
+/// thread with <see cref="TrainingOptions.Threads"/> intra-op threads.
+/// </summary>
 internal static class Trainer
 {
+    private const int ValidationChunk = 1024;
+
     public static TrainingResult Train(ITrainingTask task, TrainingOptions options, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(task.TrainCount, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(task.ValidationCount, 1);
-        var parameters = task.Network.Parameters;
-        var optimizer = new AdamOptimizer(parameters, options.LearningRate);
+        TorchRuntime.UseTrainingThreads(options.Threads);
+        manual_seed(options.Seed);
+        var network = task.Network;
+        var parameters = network.parameters().ToArray();
+        using var optimizer = optim.Adam(parameters, options.LearningRate);
         var random = new Random(options.Seed);
         var order = Enumerable.Range(0, task.TrainCount).ToArray();
         var batches = (task.TrainCount + options.BatchSize - 1) / options.BatchSize;
-        var best = parameters.Select(p => (float[])p.Value.Clone()).ToArray();
+        var best = TensorData.Snapshot(network);
         var bestLoss = Validate(task);
         var bestEpoch = 0;
         var trainLosses = new List<double>();
@@ -44,30 +54,32 @@ internal static class Trainer
         {
             epoch++;
             random.Shuffle(order);
+            network.train();
             var epochLoss = 0.0;
             for (var batch = 0; batch < batches; batch++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                optimizer.ZeroGrad();
                 var start = batch * options.BatchSize;
                 var count = Math.Min(options.BatchSize, task.TrainCount - start);
-                var batchLoss = 0.0;
-                for (var i = 0; i < count; i++)
+                double batchLoss;
+                using (NewDisposeScope())
                 {
-                    batchLoss += task.AccumulateGradients(order[start + i], random);
+                    optimizer.zero_grad();
+
+                    // Mean over the batch, as a PyTorch loss with reduction="mean" gives.
+                    var loss = task.TrainLosses(order.AsSpan(start, count)).mean();
+                    loss.backward();
+                    if (options.ClipNorm > 0)
+                    {
+                        nn.utils.clip_grad_norm_(parameters, options.ClipNorm);
+                    }
+
+                    optimizer.step();
+                    batchLoss = loss.item<float>();
                 }
 
-                // Mean over the batch, as a PyTorch loss with reduction="mean" would give.
-                foreach (var parameter in parameters)
-                {
-                    TensorPrimitives.Multiply(parameter.Grad, 1f / count, parameter.Grad);
-                }
-
-                GradientClipping.ClipByGlobalNorm(parameters, options.ClipNorm);
-                optimizer.Step();
-                task.Network.OnParametersChanged();
-                epochLoss += batchLoss;
-                progress?.Report(new TrainingProgress(epoch, options.Epochs, batch + 1, batches, batchLoss / count, null));
+                epochLoss += batchLoss * count;
+                progress?.Report(new TrainingProgress(epoch, options.Epochs, batch + 1, batches, batchLoss, null));
             }
 
             var validationLoss = Validate(task);
@@ -80,10 +92,12 @@ internal static class Trainer
                 bestLoss = validationLoss;
                 bestEpoch = epoch;
                 sinceImprovement = 0;
-                for (var k = 0; k < parameters.Count; k++)
+                foreach (var tensor in best)
                 {
-                    parameters[k].Value.CopyTo(best[k], 0);
+                    tensor.Dispose();
                 }
+
+                best = TensorData.Snapshot(network);
             }
             else if (++sinceImprovement >= options.Patience)
             {
@@ -92,21 +106,27 @@ internal static class Trainer
             }
         }
 
-        for (var k = 0; k < parameters.Count; k++)
+        TensorData.Restore(network, best);
+        foreach (var tensor in best)
         {
-            best[k].CopyTo(parameters[k].Value, 0);
+            tensor.Dispose();
         }
 
-        task.Network.OnParametersChanged();
+        network.eval();
         return new TrainingResult(epoch, bestEpoch, bestLoss, trainLosses, validationLosses, stoppedEarly);
     }
 
-    private static double Validate(ITrainingTask task)
+    /// <summary>Mean per-sample validation loss, in eval mode without gradients.</summary>
+    public static double Validate(ITrainingTask task)
     {
+        task.Network.eval();
+        using var noGrad = no_grad();
         var sum = 0.0;
-        for (var i = 0; i < task.ValidationCount; i++)
+        for (var start = 0; start < task.ValidationCount; start += ValidationChunk)
         {
-            sum += task.ValidationLoss(i);
+            using var scope = NewDisposeScope();
+            var count = Math.Min(ValidationChunk, task.ValidationCount - start);
+            sum += task.ValidationLosses(start, count).to_type(ScalarType.Float64).sum().item<double>();
         }
 
         return sum / task.ValidationCount;

@@ -1,86 +1,82 @@
 using Streaming.Models.Networks;
+using Streaming.Models.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Streaming.Models.Training;
 
 /// <summary>Next-vector forecasting over sliding windows of a normalised series [N, F]; the last windows validate.</summary>
 internal sealed class ForecasterTrainingTask : ITrainingTask
 {
-    private readonly ForecasterNetwork<float> network;
+    private readonly ForecasterNetwork network;
     private readonly float[] series;
-    private readonly float[] prediction;
 
-    public ForecasterTrainingTask(ForecasterNetwork<float> network, float[] series, double validationFraction)
+    public ForecasterTrainingTask(ForecasterNetwork network, float[] series, double validationFraction)
     {
         this.network = network;
         this.series = series;
         var windows = (series.Length / network.InputSize) - network.ContextLength;
         TrainCount = (int)(windows * (1 - validationFraction));
         ValidationCount = windows - TrainCount;
-        prediction = new float[network.InputSize];
     }
 
-    public ITrainableNetwork<float> Network => network;
+    public nn.Module Network => network;
 
     public int TrainCount { get; }
 
     public int ValidationCount { get; }
 
-    public double AccumulateGradients(int trainSample, Random random) =>
-        network.ForwardBackward(Context(trainSample), Target(trainSample));
+    public Tensor TrainLosses(ReadOnlySpan<int> samples) => Losses(samples.ToArray());
 
-    public double ValidationLoss(int validationSample)
-    {
-        var index = TrainCount + validationSample;
-        network.Forward(Context(index), prediction);
-        var target = Target(index);
-        var sum = 0.0;
-        for (var j = 0; j < prediction.Length; j++)
-        {
-            sum += (prediction[j] - target[j]) * (double)(prediction[j] - target[j]);
-        }
-
-        return sum / prediction.Length;
-    }
+    public Tensor ValidationLosses(int start, int count) => Losses([.. Enumerable.Range(TrainCount + start, count)]);
 
     /// <summary>Mean squared validation residual per feature, the forecaster's score normaliser.</summary>
     public float[] ValidationResidualVariance()
     {
-        var f = network.InputSize;
-        var sums = new double[f];
-        for (var i = 0; i < ValidationCount; i++)
-        {
-            network.Forward(Context(TrainCount + i), prediction);
-            var target = Target(TrainCount + i);
-            for (var j = 0; j < f; j++)
-            {
-                sums[j] += (prediction[j] - target[j]) * (double)(prediction[j] - target[j]);
-            }
-        }
+        network.eval();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (contexts, targets) = Batch([.. Enumerable.Range(TrainCount, ValidationCount)]);
+        var variance = (network.call(contexts) - targets).square().to_type(ScalarType.Float64).mean([0]).to_type(ScalarType.Float32).contiguous();
 
         // A floor keeps a perfectly predicted (e.g. constant) feature from dividing by zero at scoring time.
-        return [.. sums.Select(s => (float)Math.Max(s / ValidationCount, 1e-6))];
+        return [.. TensorData.Span(variance).ToArray().Select(v => Math.Max(v, 1e-6f))];
     }
 
+    /// <summary>Window <paramref name="index"/>: its context and the observed next vector, [context + 1, F].</summary>
     public ReadOnlySpan<float> Window(int index) =>
         series.AsSpan(index * network.InputSize, (network.ContextLength + 1) * network.InputSize);
 
-    private ReadOnlySpan<float> Context(int index) => series.AsSpan(index * network.InputSize, network.ContextLength * network.InputSize);
+    private Tensor Losses(int[] indices)
+    {
+        var (contexts, targets) = Batch(indices);
+        return (network.call(contexts) - targets).square().mean([1]);
+    }
 
-    private ReadOnlySpan<float> Target(int index) => series.AsSpan((index + network.ContextLength) * network.InputSize, network.InputSize);
+    private (Tensor Contexts, Tensor Targets) Batch(int[] indices)
+    {
+        var f = network.InputSize;
+        var context = network.ContextLength * f;
+        var contexts = new float[indices.Length * context];
+        var targets = new float[indices.Length * f];
+        for (var b = 0; b < indices.Length; b++)
+        {
+            series.AsSpan(indices[b] * f, context).CopyTo(contexts.AsSpan(b * context));
+            series.AsSpan((indices[b] * f) + context, f).CopyTo(targets.AsSpan(b * f));
+        }
+
+        return (TensorData.From(contexts, indices.Length, network.ContextLength, f), TensorData.From(targets, indices.Length, f));
+    }
 }
 
-/// <summary>VAE over sliding windows of a normalised series, reparameterised with seeded Gaussian noise.</summary>
+/// <summary>VAE over sliding windows of a normalised series, reparameterised with LibTorch's seeded Gaussian noise.</summary>
 internal sealed class VaeTrainingTask : ITrainingTask
 {
-    private readonly VaeNetwork<float> network;
+    private readonly VaeNetwork network;
     private readonly float[] series;
     private readonly int stride;
-    private readonly float[] noise;
-    private readonly float[] reconstruction;
-    private readonly float[] mu;
-    private readonly float[] logVar;
 
-    public VaeTrainingTask(VaeNetwork<float> network, float[] series, int stride, double validationFraction)
+    public VaeTrainingTask(VaeNetwork network, float[] series, int stride, double validationFraction)
     {
         this.network = network;
         this.series = series;
@@ -88,13 +84,9 @@ internal sealed class VaeTrainingTask : ITrainingTask
         var windows = (((series.Length / network.InputSize) - network.SequenceLength) / stride) + 1;
         TrainCount = (int)(windows * (1 - validationFraction));
         ValidationCount = windows - TrainCount;
-        noise = new float[network.LatentSize];
-        reconstruction = new float[network.SequenceLength * network.InputSize];
-        mu = new float[network.LatentSize];
-        logVar = new float[network.LatentSize];
     }
 
-    public ITrainableNetwork<float> Network => network;
+    public nn.Module Network => network;
 
     public int TrainCount { get; }
 
@@ -103,27 +95,22 @@ internal sealed class VaeTrainingTask : ITrainingTask
     public ReadOnlySpan<float> Window(int index) =>
         series.AsSpan(index * stride * network.InputSize, network.SequenceLength * network.InputSize);
 
-    public double AccumulateGradients(int trainSample, Random random)
+    public Tensor TrainLosses(ReadOnlySpan<int> samples) => Losses(samples.ToArray(), sample: true);
+
+    public Tensor ValidationLosses(int start, int count) => Losses([.. Enumerable.Range(TrainCount + start, count)], sample: false);
+
+    private Tensor Losses(int[] indices, bool sample)
     {
-        for (var j = 0; j < noise.Length; j++)
+        var window = network.SequenceLength * network.InputSize;
+        var values = new float[indices.Length * window];
+        for (var b = 0; b < indices.Length; b++)
         {
-            noise[j] = (float)Gaussian.Next(random);
+            Window(indices[b]).CopyTo(values.AsSpan(b * window));
         }
 
-        return network.ForwardBackward(Window(trainSample), noise, reconstruction, mu, logVar);
-    }
-
-    public double ValidationLoss(int validationSample)
-    {
-        var window = Window(TrainCount + validationSample);
-        network.Forward(window, [], reconstruction, mu, logVar);
-        var sum = 0.0;
-        for (var i = 0; i < window.Length; i++)
-        {
-            sum += (reconstruction[i] - window[i]) * (double)(reconstruction[i] - window[i]);
-        }
-
-        return sum + VaeNetwork<float>.KlDivergence(mu, logVar);
+        var windows = TensorData.From(values, indices.Length, network.SequenceLength, network.InputSize);
+        var (reconstruction, mu, logVar) = network.Forward(windows, sample);
+        return VaeNetwork.Loss(windows, reconstruction, mu, logVar);
     }
 }
 
@@ -132,44 +119,52 @@ internal sealed record DowntimeSample(float[] Sequence, float ScaledTimeToDownti
 
 internal sealed class DowntimeTrainingTask : ITrainingTask
 {
-    private readonly DowntimeNetwork<float> network;
+    private readonly DowntimeNetwork network;
     private readonly IReadOnlyList<DowntimeSample> train;
     private readonly IReadOnlyList<DowntimeSample> validation;
-    private readonly float[] output;
 
-    public DowntimeTrainingTask(DowntimeNetwork<float> network, IReadOnlyList<DowntimeSample> train, IReadOnlyList<DowntimeSample> validation)
+    public DowntimeTrainingTask(DowntimeNetwork network, IReadOnlyList<DowntimeSample> train, IReadOnlyList<DowntimeSample> validation)
     {
         this.network = network;
         this.train = train;
         this.validation = validation;
-        output = new float[1 + network.Horizons];
     }
 
-    public ITrainableNetwork<float> Network => network;
+    public nn.Module Network => network;
 
     public int TrainCount => train.Count;
 
     public int ValidationCount => validation.Count;
 
-    public double AccumulateGradients(int trainSample, Random random)
+    public Tensor TrainLosses(ReadOnlySpan<int> samples)
     {
-        var s = train[trainSample];
-        return network.ForwardBackward(s.Sequence, s.ScaledTimeToDowntime, s.WithinHorizon);
-    }
-
-    public double ValidationLoss(int validationSample)
-    {
-        var s = validation[validationSample];
-        network.Forward(s.Sequence, output);
-        var error = output[0] - (double)s.ScaledTimeToDowntime;
-        var loss = error * error;
-        for (var k = 0; k < network.Horizons; k++)
+        var chosen = new DowntimeSample[samples.Length];
+        for (var i = 0; i < samples.Length; i++)
         {
-            double z = output[1 + k], y = s.WithinHorizon[k];
-            loss += (Math.Max(z, 0) - (z * y) + Math.Log(1 + Math.Exp(-Math.Abs(z)))) / network.Horizons;
+            chosen[i] = train[samples[i]];
         }
 
-        return loss;
+        return Losses(chosen);
+    }
+
+    public Tensor ValidationLosses(int start, int count) => Losses([.. Enumerable.Range(start, count).Select(i => validation[i])]);
+
+    private Tensor Losses(DowntimeSample[] samples)
+    {
+        var length = samples[0].Sequence.Length;
+        var k = network.Horizons;
+        var sequences = new float[samples.Length * length];
+        var times = new float[samples.Length];
+        var labels = new float[samples.Length * k];
+        for (var b = 0; b < samples.Length; b++)
+        {
+            samples[b].Sequence.CopyTo(sequences, b * length);
+            times[b] = samples[b].ScaledTimeToDowntime;
+            samples[b].WithinHorizon.CopyTo(labels, b * k);
+        }
+
+        var raw = network.call(TensorData.From(sequences, samples.Length, length / network.InputSize, network.InputSize));
+        return DowntimeNetwork.Loss(raw, TensorData.From(times, samples.Length), TensorData.From(labels, samples.Length, k));
     }
 }
 
