@@ -205,7 +205,7 @@ public sealed class HttpIngestTests
         var bundle = BundleTrainer.Train(data, training, "api-1", new Progress<StageProgress>());
         var models = new ModelSetProvider();
         models.Activate(bundle);
-        var scorer = new EnsembleApiScorer(models, settings.Baseline, settings.Ensemble, settings.Alerts.TopContributors);
+        var scorer = new EnsembleApiScorer(models, settings.Baseline, settings.Detection, settings.Ensemble, settings.Alerts.TopContributors);
         await using var api = await ApiUnderTest.StartAsync(scorer: scorer);
 
         // An incident-free hour of one machine: 20 windows of history (more than the models' 16-window sequence) and the next.
@@ -330,7 +330,7 @@ public sealed class HttpIngestTests
             var counters = new PipelineCounters();
             var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             var kafkaCheck = new KafkaReadinessCheck(TestStack.Kafka);
-            scorer ??= new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors);
+            scorer ??= new BaselineWindowScorer(settings.Baseline, settings.Detection, settings.Alerts.TopContributors);
             var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
             if (extraCheck is not null)
                 checks.Add(extraCheck);

@@ -78,7 +78,7 @@ public sealed class PerEntityModelTests
         var models = new ModelSetProvider();
         await new ModelWatcher(registry, models, shadow: false, TimeSpan.FromSeconds(5), NullLogger.Instance, scope).RefreshAsync(CancellationToken.None);
         var settings = new Host.Configuration.StreamingSettings();
-        var scorer = new EnsembleWindowScorer(models, settings.Baseline, settings.Ensemble, 3);
+        var scorer = new EnsembleWindowScorer(models, settings.Baseline, settings.Detection, settings.Ensemble, 3);
         var aggregator = new Processing.Windows.WindowAggregator(settings.Windows.ToOptions());
         foreach (var sample in samples)
             aggregator.Add(sample);

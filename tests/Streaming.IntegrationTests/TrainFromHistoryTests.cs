@@ -157,7 +157,7 @@ public sealed class TrainFromHistoryTests
         var settings = new StreamingSettings();
         var models = new ModelSetProvider();
         models.Activate(bundle);
-        var scorer = new EnsembleWindowScorer(models, settings.Baseline, settings.Ensemble, 3);
+        var scorer = new EnsembleWindowScorer(models, settings.Baseline, settings.Detection, settings.Ensemble, 3);
         var aggregator = new WindowAggregator(settings.Windows.ToOptions());
         foreach (var sample in samples)
             aggregator.Add(sample);

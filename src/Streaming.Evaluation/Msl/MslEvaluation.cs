@@ -22,6 +22,9 @@ internal sealed record MslEvaluationOptions
 
     public BaselineOptions Baseline { get; init; } = new();
 
+    /// <summary>The configured detector and alert settings (the windows are the evaluation's own); defaults when null.</summary>
+    public ProcessorSettings? Template { get; init; }
+
     /// <summary>The detector; null is the production default (what <c>ProcessorSettings.ScorerFactory = null</c> builds).</summary>
     public Func<IWindowScorer>? ScorerFactory { get; init; }
 }
@@ -68,7 +71,7 @@ internal static class MslEvaluation
             layout = layout with { Channels = [.. layout.Channels.Where(c => only.Contains(c, StringComparer.Ordinal))] };
         }
         var byChannel = labels.ToDictionary(l => l.Channel, StringComparer.Ordinal);
-        var settings = MslReplay.Settings(options.Baseline, options.ScorerFactory);
+        var settings = MslReplay.Settings(options.Baseline, options.ScorerFactory, options.Template);
         // Loaded up front, so a bad file is reported as itself rather than inside an AggregateException.
         var loaded = layout.Channels.Select(c => MslCorpus.Load(layout, byChannel[c])).ToArray();
         var results = new MslChannelResult[loaded.Length];

@@ -39,12 +39,13 @@ internal static class MslReplay
     /// The processor settings of every channel: one row per window, grace 0, and the detector of the production defaults
     /// (<paramref name="scorerFactory"/> null: what <see cref="ScoringStage"/> builds by default).
     /// </summary>
-    public static ProcessorSettings Settings(BaselineOptions baseline, Func<IWindowScorer>? scorerFactory) => new()
+    public static ProcessorSettings Settings(BaselineOptions baseline, Func<IWindowScorer>? scorerFactory, ProcessorSettings? template = null)
     {
-        Windows = new WindowOptions { Size = RowInterval, Grace = TimeSpan.Zero },
-        Baseline = baseline,
-        ScorerFactory = scorerFactory,
-    };
+        var windows = new WindowOptions { Size = RowInterval, Grace = TimeSpan.Zero };
+        return template is null
+            ? new ProcessorSettings { Windows = windows, Baseline = baseline, ScorerFactory = scorerFactory }
+            : template with { Windows = windows, ScorerFactory = scorerFactory ?? template.ScorerFactory };
+    }
 
     public static ChannelScores Run(MslChannel channel, ProcessorSettings settings, bool includeCommands)
     {

@@ -1,6 +1,7 @@
 using Streaming.Contracts;
 using Streaming.Models.Pipeline;
 using Streaming.Processing.Scoring;
+using Streaming.Processing.Scoring.Detection;
 using Streaming.Processing.Windows;
 
 namespace Streaming.Host.Api;
@@ -39,14 +40,15 @@ internal interface IWindowScorer
     WindowScoreResult Score(WindowScoreRequest request);
 }
 
-/// <summary>The robust baseline (median/MAD z-score) with the pipeline's own settings: the same verdict the processor gives.</summary>
-internal sealed class BaselineWindowScorer(BaselineOptions options, int topContributors) : IWindowScorer
+/// <summary>The online detectors with the pipeline's own settings, over the supplied history: the verdict the processor gives without a model bundle.</summary>
+internal sealed class BaselineWindowScorer(BaselineOptions options, DetectionOptions detection, int topContributors) : IWindowScorer
 {
     private readonly BaselineOptions _options = options.Validated();
+    private readonly DetectionOptions _detection = detection.Validated();
 
-    public string Model => RobustBaselineScorer.ModelName;
+    public string Model => OnlineWindowScorer.ModelName;
 
-    public string Version => RobustBaselineScorer.ModelVersion;
+    public string Version => OnlineWindowScorer.ModelVersion;
 
     public bool IsLoaded => true;
 
@@ -55,15 +57,14 @@ internal sealed class BaselineWindowScorer(BaselineOptions options, int topContr
     public WindowScoreResult Score(WindowScoreRequest request)
     {
         // A fresh scorer per request: the supplied history is the whole reference, nothing leaks between callers.
-        var scorer = new RobustBaselineScorer(_options);
+        var scorer = new OnlineWindowScorer(_options, _detection, topContributors);
         var i = 0;
         foreach (var past in request.History)
-            scorer.ScoreAndLearn(ToWindow(request.Entity, i++, past));
-        var score = scorer.ScoreAndLearn(ToWindow(request.Entity, i, request.Window));
-        return score is null
-            ? new WindowScoreResult(Model, Version, 0, _options.Threshold, false, [], [])
-            : new WindowScoreResult(Model, Version, score.Score, score.Threshold, score.IsAnomaly, score.Contributors(topContributors),
-                [new MemberScore(Model, Version, score.Score, score.Threshold)]);
+            scorer.Assess(ToWindow(request.Entity, i++, past));
+        var assessment = scorer.Assess(ToWindow(request.Entity, i, request.Window));
+        return assessment is null
+            ? new WindowScoreResult(Model, Version, 0, _detection.SurpriseThreshold, false, [], [])
+            : new WindowScoreResult(Model, Version, assessment.Score, assessment.Threshold, assessment.IsAnomaly, assessment.Contributors, assessment.Members);
     }
 
     /// <summary>The <paramref name="index"/>-th supplied window as a closed window, one minute apart (only the order matters).</summary>
@@ -75,15 +76,15 @@ internal sealed class BaselineWindowScorer(BaselineOptions options, int topContr
 }
 
 /// <summary>
-/// The registry's active model bundle, as the processor scores with it: the <see cref="EnsembleWindowScorer"/> (robust
-/// baseline + forecaster + VAE) over the supplied history and window; the robust baseline alone, named as the model, while
+/// The registry's active model bundle, as the processor scores with it: the <see cref="EnsembleWindowScorer"/> (online
+/// detectors + forecaster + VAE) over the supplied history and window; the robust baseline alone, named as the model, while
 /// no bundle is active. Each request gets a fresh scorer, so the supplied history is the whole reference and nothing leaks
 /// between callers; the networks read the supplied windows' statistics, so history shorter than a member's sequence
 /// leaves that member out (the response lists the members that scored).
 /// </summary>
-internal sealed class EnsembleApiScorer(ModelSetProvider models, BaselineOptions baseline, EnsembleOptions ensemble, int topContributors) : IWindowScorer
+internal sealed class EnsembleApiScorer(ModelSetProvider models, BaselineOptions baseline, DetectionOptions detection, EnsembleOptions ensemble, int topContributors) : IWindowScorer
 {
-    private readonly BaselineWindowScorer _fallback = new(baseline, topContributors);
+    private readonly BaselineWindowScorer _fallback = new(baseline, detection, topContributors);
     private readonly BaselineOptions _baseline = baseline.Validated();
     private readonly EnsembleOptions _ensemble = ensemble.Validated();
 
@@ -102,13 +103,13 @@ internal sealed class EnsembleApiScorer(ModelSetProvider models, BaselineOptions
         // Pin this request to one version even if an activation lands meanwhile.
         var pinned = new ModelSetProvider();
         pinned.Activate(active);
-        var scorer = new EnsembleWindowScorer(pinned, _baseline, _ensemble, topContributors);
+        var scorer = new EnsembleWindowScorer(pinned, _baseline, detection, _ensemble, topContributors);
         var i = 0;
         foreach (var past in request.History)
             scorer.Assess(BaselineWindowScorer.ToWindow(request.Entity, i++, past));
         var assessment = scorer.Assess(BaselineWindowScorer.ToWindow(request.Entity, i, request.Window));
         return assessment is null
-            ? new WindowScoreResult(EnsembleWindowScorer.EnsembleName, active.Version, 0, 1, false, [], [])
+            ? new WindowScoreResult(EnsembleWindowScorer.EnsembleName, active.Version, 0, detection.SurpriseThreshold, false, [], [])
             : new WindowScoreResult(assessment.Model, assessment.ModelVersion, assessment.Score, assessment.Threshold, assessment.IsAnomaly,
                 assessment.Contributors, assessment.Members);
     }

@@ -48,6 +48,7 @@ internal static partial class EvalCommand
                 Spacecraft = parse.GetValue(spacecraft),
                 Channels = parse.GetValue(channels)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 IncludeCommands = parse.GetValue(commands),
+                Template = Configuration.StreamingSettings.Load().ToProcessorSettings(),
             };
             var progress = new StderrProgress("channels");
             MslEvaluationResult result;

@@ -175,8 +175,8 @@ internal static class RunCommand
                 await watcher.RefreshAsync(stop).ConfigureAwait(false);
             }
             IWindowScorer scorer = models is null
-                ? new BaselineWindowScorer(settings.Baseline, settings.Alerts.TopContributors)
-                : new EnsembleApiScorer(models, settings.Baseline, settings.Ensemble, settings.Alerts.TopContributors);
+                ? new BaselineWindowScorer(settings.Baseline, settings.Detection, settings.Alerts.TopContributors)
+                : new EnsembleApiScorer(models, settings.Baseline, settings.Detection, settings.Ensemble, settings.Alerts.TopContributors);
             // Serializers are created once, here: with a Schema Registry the schemas are registered now, and a rejection stops start-up.
             var publishes = roles.HasFlag(Roles.Processor) || roles.HasFlag(Roles.Scorer);
             using var serializers = publishes ? await EventSerializerSet.CreateOrReportAsync(settings, Console.Error, stop).ConfigureAwait(false) : null;

@@ -271,7 +271,7 @@ public sealed class StreamingSettings
     /// <summary>Processor settings whose partitions score with the ensemble over <paramref name="models"/>.</summary>
     internal ProcessorSettings ToProcessorSettings(ModelSetProvider models) => ToProcessorSettings() with
     {
-        ScorerFactory = () => new EnsembleWindowScorer(models, Baseline, Ensemble, Alerts.TopContributors),
+        ScorerFactory = () => new EnsembleWindowScorer(models, Baseline, Detection, Ensemble, Alerts.TopContributors),
     };
 
     /// <summary>Fails at start-up with the setting's name and the fix, never mid-stream.</summary>

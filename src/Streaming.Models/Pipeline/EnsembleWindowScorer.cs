@@ -1,50 +1,41 @@
 using Streaming.Contracts;
 using Streaming.Models.Scoring;
 using Streaming.Models.Serialization;
-using Streaming.Models.Thresholds;
 using Streaming.Processing.Scoring;
+using Streaming.Processing.Scoring.Detection;
 using Streaming.Processing.Windows;
 
 namespace Streaming.Models.Pipeline;
 
 public sealed record EnsembleOptions
 {
+    /// <summary>0 leaves the online detectors (robust baseline, random cut forest) out of the combination; any other value keeps them.</summary>
     public double BaselineWeight { get; init; } = 1;
+
+    /// <summary>0 leaves the LSTM forecaster out of the combination.</summary>
     public double ForecasterWeight { get; init; } = 1;
+
+    /// <summary>0 leaves the VAE out of the combination.</summary>
     public double VaeWeight { get; init; } = 1;
-
-    /// <summary>SPOT risk level q for the per-entity adaptive threshold on the ensemble score.</summary>
-    public double SpotRisk { get; init; } = 1e-3;
-
-    /// <summary>Ensemble scores an entity needs before its SPOT threshold replaces the static one (1.0).</summary>
-    public int SpotCalibrationWindows { get; init; } = 240;
-
-    /// <summary>The adaptive threshold never drops below this (the static threshold is 1): SPOT may only make an entity stricter.</summary>
-    public double MinimumThreshold { get; init; } = 1.0;
-
-    /// <summary>…and never rises above this, so a noisy entity is not blinded.</summary>
-    public double MaximumThreshold { get; init; } = 2.0;
 
     public EnsembleOptions Validated()
     {
         if (BaselineWeight < 0 || ForecasterWeight < 0 || VaeWeight < 0 || BaselineWeight + ForecasterWeight + VaeWeight <= 0)
             throw new ArgumentException("Ensemble:*Weight must be non-negative and not all zero.");
-        if (SpotRisk is <= 0 or >= 0.5)
-            throw new ArgumentException($"Ensemble:SpotRisk must be in (0, 0.5), was {SpotRisk}.");
-        if (!(MinimumThreshold > 0) || MaximumThreshold < MinimumThreshold)
-            throw new ArgumentException($"Ensemble:MinimumThreshold must be positive and at most Ensemble:MaximumThreshold; was {MinimumThreshold} and {MaximumThreshold}.");
-        if (SpotCalibrationWindows < 50)
-            throw new ArgumentException($"Ensemble:SpotCalibrationWindows must be at least 50, was {SpotCalibrationWindows}.");
         return this;
     }
 }
 
 /// <summary>
-/// The production scorer: the robust baseline plus the active bundle's LSTM forecaster and VAE, each score divided by its
-/// own calibrated threshold and averaged with configured weights, so the ensemble's static threshold is 1. Each entity's
-/// threshold becomes adaptive (SPOT) once it has enough history; entities with fewer windows than a model's sequence are
-/// scored by the baseline alone. The downtime predictor adds an outlook. A newly activated bundle takes over at the next
-/// window; a shadow candidate is scored next to the active one and recorded as a member.
+/// The production scorer: the online detectors (<see cref="OnlineWindowScorer"/>: robust baseline and random cut forest
+/// per entity × metric) plus the active bundle's LSTM forecaster and VAE. Every member's raw score becomes a tail
+/// probability through its own per-entity <see cref="AnomalyLikelihood"/> (the online detectors calibrate themselves), and
+/// the window's score is the surprise that any member looks this unusual (Šidák over the members that spoke), so one
+/// threshold — <see cref="DetectionOptions.Threshold"/> — means the same for every entity and model. A neural member joins
+/// once its likelihood has learned the entity's scores; until then the online detectors score alone, from an entity's
+/// first windows. The downtime predictor adds an outlook. A newly activated bundle takes over at the next window (its
+/// members' likelihoods start over: another version's scores are on another scale); a shadow candidate is scored next to
+/// the active one and recorded as a member.
 /// </summary>
 internal sealed class EnsembleWindowScorer : IWindowScorer
 {
@@ -55,20 +46,22 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
 
     private readonly ModelSetProvider _models;
     private readonly EnsembleOptions _options;
+    private readonly DetectionOptions _detection;
     private readonly int _topContributors;
-    private readonly RobustBaselineScorer _baseline;
-    private readonly Dictionary<string, EntityState> _entities = new(StringComparer.Ordinal);
+    private readonly OnlineWindowScorer _online;
+    private readonly Dictionary<string, EnsembleEntityState> _entities = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Loaded> _entityLoaded = new(StringComparer.Ordinal);
     private IReadOnlyDictionary<string, ModelBundle>? _entityBundles;
     private Loaded? _active;
     private Loaded? _candidate;
 
-    public EnsembleWindowScorer(ModelSetProvider models, BaselineOptions baseline, EnsembleOptions options, int topContributors)
+    public EnsembleWindowScorer(ModelSetProvider models, BaselineOptions baseline, DetectionOptions detection, EnsembleOptions options, int topContributors)
     {
         _models = models;
         _options = options.Validated();
+        _detection = detection.Validated();
         _topContributors = topContributors;
-        _baseline = new RobustBaselineScorer(baseline);
+        _online = new OnlineWindowScorer(baseline, detection, topContributors);
     }
 
     public string? ActiveVersion => _active?.Bundle.Version;
@@ -76,41 +69,40 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
     public WindowAssessment? Assess(ClosedWindow window)
     {
         Refresh();
-        var baseline = _baseline.ScoreAndLearn(window);
+        var online = _online.Score(window);
         if (!_entities.TryGetValue(window.Entity, out var entity))
         {
-            entity = new EntityState();
+            entity = new EnsembleEntityState();
             _entities[window.Entity] = entity;
         }
         // An entity's own bundle (Models:Scope=PerEntity) when one is active, the fleet's otherwise.
         var scoring = OwnBundle(window.Entity) ?? _active;
         if (scoring is null)
-            return baseline is null ? null : BaselineOnly(window, baseline);
+            return online is null ? null : OnlineWindowScorer.ToAssessment(online, _topContributors);
         if (!ReferenceEquals(entity.ScoredBy, scoring.Bundle))
         {
-            // Another version's scores are on another scale: the adaptive threshold starts over.
-            entity.ResetThreshold();
+            // Another version's scores are on another scale: its members' likelihoods start over.
+            entity.ForgetLikelihoods();
             entity.ScoredBy = scoring.Bundle;
         }
 
         entity.Push(scoring.Bundle.Layout, window);
-        var members = new List<MemberScore>(4);
-        if (baseline is not null)
-            members.Add(new MemberScore(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion, baseline.Score, baseline.Threshold));
-        var (ratio, contributions) = Combine(scoring, entity, baseline, members);
+        var members = new List<MemberScore>(5);
+        if (online is not null)
+            members.Add(new MemberScore(OnlineWindowScorer.ModelName, OnlineWindowScorer.ModelVersion, online.Score, online.Threshold));
+        var (score, contributions) = Combine(scoring, entity, online, members);
         if (members.Count == 0)
             return null;
         if (_candidate is not null)
         {
             var shadow = new List<MemberScore>(3);
-            var (candidateRatio, _) = Combine(_candidate, entity, baseline, shadow);
-            members.Add(new MemberScore($"{EnsembleName}-candidate", _candidate.Bundle.Version, candidateRatio, 1));
+            var (candidateScore, _) = Combine(_candidate, entity, online, shadow);
+            members.Add(new MemberScore($"{EnsembleName}-candidate", _candidate.Bundle.Version, candidateScore, _detection.SurpriseThreshold));
         }
-
-        var threshold = entity.Threshold(_options);
-        entity.Learn(ratio, _options);
-        var contributors = Contributors(window, baseline, contributions);
-        return new WindowAssessment(window, ratio, threshold, EnsembleName, scoring.Bundle.Version, contributors, members,
+        var contributors = contributions is null
+            ? online is null ? [] : OnlineWindowScorer.Contributors(online.Metrics, _topContributors)
+            : Contributors(window, online, contributions);
+        return new WindowAssessment(window, score, _detection.SurpriseThreshold, EnsembleName, scoring.Bundle.Version, contributors, members,
             Outlook(scoring, entity));
     }
 
@@ -145,28 +137,23 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
             _candidate = candidate is null ? null : new Loaded(candidate, candidate.Instantiate());
     }
 
-    private WindowAssessment BaselineOnly(ClosedWindow window, BaselineScore baseline) =>
-        new(window, baseline.Score / baseline.Threshold, 1, RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion,
-            baseline.Contributors(_topContributors),
-            [new MemberScore(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion, baseline.Score, baseline.Threshold)]);
-
-    /// <summary>Weighted mean of each member's score over its own threshold; per-metric shares of the strongest member.</summary>
-    private (double Ratio, Dictionary<string, double>? Contributions) Combine(Loaded loaded, EntityState entity, BaselineScore? baseline, List<MemberScore> members)
+    /// <summary>
+    /// The surprise that any member is this unusual: the smallest member tail, Šidák-corrected for the members that spoke;
+    /// per-metric shares of the neural member with the smallest tail when it is the most unusual.
+    /// </summary>
+    private (double Score, Dictionary<string, double>? Contributions) Combine(Loaded loaded, EnsembleEntityState entity, ScoredWindow? online, List<MemberScore> members)
     {
-        var weighted = 0.0;
-        var weights = 0.0;
-        var strongest = 0.0;
+        var smallest = 1.0;
+        var spoke = 0;
         Dictionary<string, double>? contributions = null;
-        if (baseline is not null && _options.BaselineWeight > 0)
+        if (online is not null && _options.BaselineWeight > 0)
         {
-            var r = baseline.Score / baseline.Threshold;
-            weighted += _options.BaselineWeight * r;
-            weights += _options.BaselineWeight;
-            strongest = r;
+            smallest = Math.Pow(10, -online.Score);
+            spoke++;
         }
         Member(loaded.Scorers.Forecaster, loaded.Bundle.Forecaster?.Manifest, ForecasterName, _options.ForecasterWeight);
         Member(loaded.Scorers.Vae, loaded.Bundle.Vae?.Manifest, VaeName, _options.VaeWeight);
-        return (weights > 0 ? weighted / weights : 0, contributions);
+        return (spoke == 0 ? 0 : Surprise.Of(Gaussian.SmallestOf(smallest, spoke)), contributions);
 
         void Member(IAnomalyScorer? scorer, ModelManifest? manifest, string name, double weight)
         {
@@ -176,19 +163,22 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
             var shares = loaded.Shares.AsSpan(0, scorer.InputSize);
             var score = scorer.Score(sequence, shares);
             var threshold = ThresholdOf(manifest);
-            var r = score / threshold;
             members.Add(new MemberScore(name, manifest.Version, score, threshold));
-            weighted += weight * r;
-            weights += weight;
-            if (r > strongest)
+            // The score over its validation p99 as a raw score in [0, 1): 0.5 at that percentile.
+            var ratio = Math.Max(0, score / threshold);
+            var likelihood = entity.Likelihood($"{manifest.Version}/{name}", _detection.Likelihood);
+            var tail = likelihood.Update(ratio / (ratio + 1));
+            if (!likelihood.IsWarm)
+                return;
+            spoke++;
+            if (tail >= smallest)
+                return;
+            smallest = tail;
+            contributions = new Dictionary<string, double>(StringComparer.Ordinal);
+            for (var i = 0; i < shares.Length; i++)
             {
-                strongest = r;
-                contributions = new Dictionary<string, double>(StringComparer.Ordinal);
-                for (var i = 0; i < shares.Length; i++)
-                {
-                    var metric = loaded.Bundle.Layout.MetricOf(i);
-                    contributions[metric] = contributions.GetValueOrDefault(metric) + shares[i];
-                }
+                var metric = loaded.Bundle.Layout.MetricOf(i);
+                contributions[metric] = contributions.GetValueOrDefault(metric) + shares[i];
             }
         }
     }
@@ -197,20 +187,19 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
     private static double ThresholdOf(ModelManifest manifest) =>
         manifest.Thresholds.TryGetValue("p99", out var p) && p > 0 ? p : 1;
 
-    private IReadOnlyList<Contributor> Contributors(ClosedWindow window, BaselineScore? baseline, Dictionary<string, double>? neural)
+    /// <summary>The neural member's per-metric shares, with what the baseline expected for each metric in this window.</summary>
+    private IReadOnlyList<Contributor> Contributors(ClosedWindow window, ScoredWindow? online, Dictionary<string, double> neural)
     {
-        if (neural is null)
-            return baseline?.Contributors(_topContributors) ?? [];
         var total = neural.Values.Sum();
         return neural.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(_topContributors).Select(kv =>
         {
-            var expected = baseline?.Metrics.FirstOrDefault(m => m.Metric == kv.Key).Expected;
             var actual = window.Features.FirstOrDefault(f => f.Metric == kv.Key)?.Mean ?? double.NaN;
-            return new Contributor(kv.Key, total > 0 ? kv.Value / total : 0, expected ?? actual, actual);
+            var expected = online?.Metrics.FirstOrDefault(m => m.Metric == kv.Key) is { Metric: not null } verdict ? verdict.Expected : actual;
+            return new Contributor(kv.Key, total > 0 ? kv.Value / total : 0, expected, actual);
         }).ToArray();
     }
 
-    private static DowntimeOutlook? Outlook(Loaded loaded, EntityState entity)
+    private static DowntimeOutlook? Outlook(Loaded loaded, EnsembleEntityState entity)
     {
         if (loaded.Scorers.Downtime is not { } predictor || entity.Count < predictor.SequenceLength)
             return null;
@@ -237,78 +226,4 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
         public float[] Probabilities { get; } = new float[16];
     }
 
-    /// <summary>An entity's recent raw feature vectors (a ring of the last 64 windows) and its adaptive threshold.</summary>
-    private sealed class EntityState
-    {
-        private const int Capacity = 64;
-        private float[] _ring = [];
-        private int _width;
-        private int _next;
-        private Spot? _spot;
-        private readonly List<double> _calibration = [];
-
-        public int Count { get; private set; }
-
-        /// <summary>The bundle this entity's last window was scored with; a change resets its adaptive threshold.</summary>
-        public ModelBundle? ScoredBy { get; set; }
-
-        public void Push(FeatureLayout layout, ClosedWindow window)
-        {
-            if (_width != layout.Count)
-            {
-                // A bundle with another feature layout: the old vectors mean nothing to it.
-                _width = layout.Count;
-                _ring = new float[Capacity * _width];
-                Count = 0;
-                _next = 0;
-            }
-            layout.Extract(window, _ring.AsSpan(_next * _width, _width));
-            _next = (_next + 1) % Capacity;
-            Count = Math.Min(Count + 1, Capacity);
-        }
-
-        /// <summary>The last <paramref name="length"/> vectors, oldest first, missing values filled and normalised.</summary>
-        public ReadOnlySpan<float> Sequence(int length, ModelManifest manifest, float[] scratch)
-        {
-            var raw = scratch.AsSpan(0, length * _width);
-            for (var i = 0; i < length; i++)
-            {
-                var slot = ((_next - length + i) % Capacity + Capacity) % Capacity;
-                _ring.AsSpan(slot * _width, _width).CopyTo(raw.Slice(i * _width, _width));
-            }
-            FeatureLayout.FillMissing(raw, manifest.Normalization.Mean);
-            var normalized = scratch.AsSpan(length * _width, length * _width);
-            manifest.Normalize(raw, normalized);
-            return normalized;
-        }
-
-        public double Threshold(EnsembleOptions options) =>
-            _spot is null ? 1 : Math.Clamp(_spot.Threshold, options.MinimumThreshold, options.MaximumThreshold);
-
-        public void Learn(double score, EnsembleOptions options)
-        {
-            if (_spot is not null)
-            {
-                _spot.Step(score);
-                return;
-            }
-            // The tail SPOT fits must be the normal scores' tail: incidents in the calibration set would lift the
-            // threshold above the next incident.
-            if (score < 1)
-                _calibration.Add(score);
-            if (_calibration.Count < options.SpotCalibrationWindows)
-                return;
-            var spot = new Spot(options.SpotRisk, initialQuantile: 0.95);
-            spot.Initialize(_calibration.ToArray());
-            if (double.IsFinite(spot.Threshold))
-                _spot = spot;
-            _calibration.Clear();
-        }
-
-        public void ResetThreshold()
-        {
-            _spot = null;
-            _calibration.Clear();
-        }
-    }
 }

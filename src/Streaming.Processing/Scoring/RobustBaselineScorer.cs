@@ -11,8 +11,11 @@ public sealed record BaselineOptions
     /// <summary>Windows needed before a metric is scored; until then the entity is warming up.</summary>
     public int MinHistory { get; init; } = 12;
 
-    /// <summary>Robust z-score at or above which a window is anomalous.</summary>
-    public double Threshold { get; init; } = 6.0;
+    /// <summary>
+    /// Robust z-score at which a metric is as unusual as the alert threshold (8, chosen on the simulator with the alert
+    /// lifecycle: event F1 0.931 vs 0.869 at 6 over a day, same recall).
+    /// </summary>
+    public double Threshold { get; init; } = 8.0;
 
     /// <summary>Anomalous windows kept out of a metric's history in a row before its new level is accepted as normal.</summary>
     public int MaxFrozenWindows { get; init; } = 120;
