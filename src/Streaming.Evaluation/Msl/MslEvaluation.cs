@@ -1,3 +1,4 @@
+using Streaming.Processing.Pipeline;
 using Streaming.Evaluation.Metrics;
 using Streaming.Processing.Scoring;
 
