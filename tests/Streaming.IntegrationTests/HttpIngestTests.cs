@@ -181,8 +181,8 @@ public sealed class HttpIngestTests
 
         Assert.That(spike.Status, Is.EqualTo(HttpStatusCode.OK), spike.Json.RootElement.ToString());
         var result = spike.Json.RootElement;
-        Assert.That(result.GetProperty("model").GetString(), Is.EqualTo("robust-baseline"));
-        Assert.That(result.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("model").GetString()), Is.EqualTo(new[] { "robust-baseline" }));
+        Assert.That(result.GetProperty("model").GetString(), Is.EqualTo("online-detectors"));
+        Assert.That(result.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("model").GetString()), Is.EqualTo(new[] { "online-detectors" }));
         Assert.That(result.GetProperty("is_anomaly").GetBoolean(), Is.True);
         Assert.That(result.GetProperty("score").GetDouble(), Is.GreaterThan(result.GetProperty("threshold").GetDouble()));
         Assert.That(result.GetProperty("contributors")[0].GetProperty("metric").GetString(), Is.EqualTo("cpu_usage"));
@@ -230,14 +230,14 @@ public sealed class HttpIngestTests
         Assert.That(n.GetProperty("model").GetString(), Is.EqualTo("ensemble"));
         Assert.That(n.GetProperty("model_version").GetString(), Is.EqualTo("api-1"));
         Assert.That(n.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("model").GetString()),
-            Is.EquivalentTo(new[] { "robust-baseline", "lstm-forecaster", "vae" }), n.ToString());
+            Is.EquivalentTo(new[] { "online-detectors", "lstm-forecaster", "vae" }), n.ToString());
         Assert.That(n.GetProperty("is_anomaly").GetBoolean(), Is.False, n.ToString());
         var s = spike.Json.RootElement;
         Assert.That(s.GetProperty("is_anomaly").GetBoolean(), Is.True, s.ToString());
         Assert.That(s.GetProperty("score").GetDouble(), Is.GreaterThan(n.GetProperty("score").GetDouble()));
         Assert.That(s.GetProperty("contributors")[0].GetProperty("metric").GetString(), Is.EqualTo("cpu_usage"), s.ToString());
         var f = fallback.Json.RootElement;
-        Assert.That(f.GetProperty("model").GetString(), Is.EqualTo("robust-baseline"), "no bundle active: the baseline, by name");
+        Assert.That(f.GetProperty("model").GetString(), Is.EqualTo("online-detectors"), "no bundle active: the online detectors, by name");
         Assert.That(f.GetProperty("is_anomaly").GetBoolean(), Is.True);
         Assert.That(badStatistic.Status, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(badStatistic.Json.RootElement.GetProperty("error").GetString(), Does.StartWith("'window.cpu_usage.avg' is not a window statistic"));

@@ -27,8 +27,9 @@ public sealed class ShadowScoringTests
         var settings = new StreamingSettings();
         var data = SimulatorTrainingData.FromSamples("simulator", Simulate(Start.AddDays(-1), TimeSpan.FromHours(6), seed: 2), settings.Windows.ToOptions(), out _);
         var active = BundleTrainer.Train(data, new TrainingSettings { Epochs = 2, HiddenSize = 16, Seed = 1 }, "shadow-active", new Progress<StageProgress>());
-        // The candidate: the same networks with thresholds 100 times lower, so it calls nearly every window anomalous. If
-        // its scores drove alerts, there would be an alert on nearly every window.
+        // The candidate: the same networks with thresholds 100 times lower. With dynamic scoring a member's threshold no
+        // longer sets how often it fires (its likelihood calibrates it per entity), so what must hold is the contract:
+        // the candidate is scored on every window, recorded under its own version, and never alerts.
         var candidate = new ModelBundle(active.Info with { Version = "shadow-candidate" },
             Sensitive(active.Forecaster!), Sensitive(active.Vae!), null);
 
@@ -62,15 +63,13 @@ public sealed class ShadowScoringTests
         Assert.That(shadow.Select(s => (s.Entity, s.WindowEnd)), Is.EquivalentTo(ensemble.Select(s => (s.Entity, s.WindowEnd))),
             "the candidate's score is recorded for every window the active version scored");
         var candidateAnomalous = shadow.Count(s => s.IsAnomaly);
-        Assert.That(candidateAnomalous, Is.GreaterThan(shadow.Count / 2), "the candidate would call most windows anomalous");
+        Assert.That(shadow.Select(s => s.Threshold), Is.All.EqualTo(ensemble[0].Threshold), "both versions are judged against the one configured probability");
 
         var anomalies = alerts.Where(a => a.Kind == AnomalyEvent.KindName).ToList();
         TestContext.Progress.WriteLine($"shadow: {ensemble.Count} windows scored by both versions; candidate anomalous on {candidateAnomalous}; " +
             $"{anomalies.Count(a => a.Status == AlertStatus.Open)} alerts opened (active version)");
         Assert.That(anomalies.All(a => a.Model == EnsembleWindowScorer.EnsembleName && a.ModelVersion == "shadow-active"), Is.True,
             string.Join(", ", anomalies.Select(a => $"{a.Model} {a.ModelVersion}").Distinct()));
-        Assert.That(anomalies.Count(a => a.Status == AlertStatus.Open), Is.LessThan(candidateAnomalous / 10),
-            "alerts follow the active version, not the candidate");
     }
 
     private static ModelArtifact Sensitive(ModelArtifact artifact) =>

@@ -53,9 +53,9 @@ public sealed class TrainFromHistoryTests
         Assert.That(scoredByModels, Is.Not.Empty, "the trained forecaster scores windows");
         Assert.That(scoredByModels.SelectMany(a => a.Members).All(m => double.IsFinite(m.Score)), "finite member scores");
         Assert.That(assessments.Where(a => a.ModelVersion == "db-1").Select(a => a.Model).Distinct(), Is.EqualTo(new[] { EnsembleWindowScorer.EnsembleName }));
-        // An entity whose history is shorter than the models' sequence is scored by the robust baseline alone.
+        // An entity whose history is shorter than the models' sequence is scored by the online detectors alone.
         var firstScored = assessments.GroupBy(a => a.Window.Entity).Select(g => g.First()).ToList();
-        Assert.That(firstScored.All(a => a.Members.Select(m => m.Model).SequenceEqual([RobustBaselineScorer.ModelName])), Is.True,
+        Assert.That(firstScored.All(a => a.Members.Select(m => m.Model).SequenceEqual([Streaming.Processing.Scoring.Detection.OnlineWindowScorer.ModelName])), Is.True,
             string.Join("; ", firstScored.Select(a => string.Join(",", a.Members.Select(m => m.Model)))));
     }
 

@@ -35,7 +35,7 @@ internal sealed class ProcessorWorker : PartitionWorker<ProcessorWorker.Partitio
     protected override void OnStart()
     {
         if (_processorSettings.ScoreInline)
-            Counters.SetActiveModel(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion);
+            Counters.SetActiveModel(Processing.Scoring.Detection.OnlineWindowScorer.ModelName, Processing.Scoring.Detection.OnlineWindowScorer.ModelVersion);
     }
 
     protected override PartitionState CreateState() => new(new PartitionProcessor(_processorSettings, Clock), Clock.GetUtcNow());

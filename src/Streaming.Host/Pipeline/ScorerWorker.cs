@@ -38,7 +38,7 @@ internal sealed class ScorerWorker : PartitionWorker<ScorerWorker.PartitionState
 
     protected override string GroupId => Settings.Processor.ScorerGroupId;
 
-    protected override void OnStart() => Counters.SetActiveModel(RobustBaselineScorer.ModelName, RobustBaselineScorer.ModelVersion);
+    protected override void OnStart() => Counters.SetActiveModel(Processing.Scoring.Detection.OnlineWindowScorer.ModelName, Processing.Scoring.Detection.OnlineWindowScorer.ModelVersion);
 
     protected override PartitionState CreateState() => new(new ScoringStage(_processorSettings, Clock));
 

@@ -40,7 +40,8 @@ public sealed class AnomalyLikelihood
 {
     private readonly LikelihoodOptions _options;
     private readonly double[] _recent;
-    private readonly float[] _history;
+    // Grows by doubling up to HistoryWindow, then is a ring: a stream that has seen little costs little.
+    private float[] _history = [];
     private double _recentSum;
     private int _recentNext;
     private int _recentCount;
@@ -54,9 +55,9 @@ public sealed class AnomalyLikelihood
     {
         _options = options.Validated();
         _recent = new double[options.AveragingWindow];
-        _history = new float[options.HistoryWindow];
     }
 
+    /// <summary>The bound on what one likelihood holds, once its history is full.</summary>
     public static long BytesFor(LikelihoodOptions options) => options.AveragingWindow * sizeof(double) + options.HistoryWindow * sizeof(float);
 
     /// <summary>Whether enough scores have been seen for <see cref="Update"/> to mean something.</summary>
@@ -95,16 +96,19 @@ public sealed class AnomalyLikelihood
     private void Remember(double average)
     {
         var value = (float)average;
-        if (_historyCount == _history.Length)
+        if (_historyCount < _options.HistoryWindow)
         {
-            double old = _history[_historyNext];
-            _sum -= old;
-            _sumSquares -= old * old;
+            if (_historyCount == _history.Length)
+                Array.Resize(ref _history, Math.Min(_options.HistoryWindow, Math.Max(64, 2 * _history.Length)));
+            _history[_historyCount++] = value;
+            _sum += value;
+            _sumSquares += (double)value * value;
+            _historyNext = _historyCount % _options.HistoryWindow;
+            return;
         }
-        else
-        {
-            _historyCount++;
-        }
+        double old = _history[_historyNext];
+        _sum -= old;
+        _sumSquares -= old * old;
         _history[_historyNext] = value;
         _sum += value;
         _sumSquares += (double)value * value;

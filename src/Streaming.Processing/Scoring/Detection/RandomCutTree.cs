@@ -11,7 +11,7 @@ internal sealed class RandomCutTree
     private const int None = -1;
 
     // Node storage starts small and doubles up to its bound, so an entity that has seen few windows costs little.
-    private const int InitialNodes = 64;
+    private const int InitialNodes = 8;
 
     private readonly int _dims;
     private readonly int _maxNodes;
@@ -23,7 +23,8 @@ internal sealed class RandomCutTree
     private double[] _cutValue = [];
     private float[] _min = [];
     private float[] _max = [];
-    private readonly int[] _leafOfSlot;
+    private readonly int _capacity;
+    private int[] _leafOfSlot = [];
     private readonly Stack<int> _free = new();
     private SplitMix64 _random;
     private int _root = None;
@@ -32,8 +33,7 @@ internal sealed class RandomCutTree
     {
         _dims = dims;
         _maxNodes = 2 * capacity;
-        _leafOfSlot = new int[capacity];
-        Array.Fill(_leafOfSlot, None);
+        _capacity = capacity;
         Grow();
         _random = new SplitMix64(seed);
     }
@@ -46,6 +46,12 @@ internal sealed class RandomCutTree
     /// <summary>Inserts the point stored in <paramref name="slot"/> and returns its collusive displacement in this tree.</summary>
     public double InsertAndDisplace(int slot, ReadOnlySpan<float> point)
     {
+        if (slot >= _leafOfSlot.Length)
+        {
+            var old = _leafOfSlot.Length;
+            Array.Resize(ref _leafOfSlot, Math.Min(_capacity, Math.Max(slot + 1, Math.Max(InitialNodes, 2 * old))));
+            _leafOfSlot.AsSpan(old).Fill(None);
+        }
         var leaf = Insert(point);
         _leafOfSlot[slot] = leaf;
         return CollusiveDisplacement(leaf);
