@@ -24,6 +24,8 @@ internal static class Program
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
-        return root.Parse(args).InvokeAsync();
+        // Commands handle Ctrl-C and SIGTERM themselves (CliSupport.CancelOnStopSignals) and finish their shutdown; System.CommandLine's
+        // handling would race them for the signal and end the process after 2 s with exit code 143.
+        return root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
 }

@@ -61,7 +61,7 @@ internal static class DemoCommand
                 return CliSupport.ReportConfigurationError(ex);
             }
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            using var cts = CliSupport.CancelOnCtrlC();
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             return await RunAsync(settings, parse.GetValue(forever), loggers, linked.Token).ConfigureAwait(false);
         });

@@ -78,7 +78,7 @@ internal static class LoadCommand
                 return CliSupport.ReportConfigurationError(ex);
             }
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            using var cts = CliSupport.CancelOnCtrlC();
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             var run = new LoadRun(settings, new LoadOptions(r, length, bad, parse.GetValue(json)), loggers, TimeProvider.System);
             return await run.RunAsync(linked.Token).ConfigureAwait(false);

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Streaming.Host.Api;
@@ -83,13 +82,8 @@ internal static class RunCommand
                 return CliSupport.ReportConfigurationError(ex);
             }
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            using var cts = CliSupport.CancelOnCtrlC();
-            // Orchestrators (docker stop, Kubernetes) send SIGTERM: stop the roles cleanly as Ctrl-C does.
-            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
-            {
-                signal.Cancel = true;
-                cts.Cancel();
-            });
+            // Orchestrators (docker stop, Kubernetes) send SIGTERM: it stops the roles cleanly as Ctrl-C does.
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             return await RunAsync(settings, roles, loggers, TimeProvider.System, linked.Token).ConfigureAwait(false);
         });
