@@ -63,7 +63,15 @@ internal static class DemoCommand
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
             using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
-            return await RunAsync(settings, parse.GetValue(forever), loggers, linked.Token).ConfigureAwait(false);
+            try
+            {
+                return await RunAsync(settings, parse.GetValue(forever), loggers, linked.Token).ConfigureAwait(false);
+            }
+            catch (TopicLayoutException ex)
+            {
+                Console.Error.WriteLine(ex.Message);
+                return 2;
+            }
         });
         return command;
     }

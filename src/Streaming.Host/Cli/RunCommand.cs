@@ -85,7 +85,15 @@ internal static class RunCommand
             // Orchestrators (docker stop, Kubernetes) send SIGTERM: it stops the roles cleanly as Ctrl-C does.
             using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
-            return await RunAsync(settings, roles, loggers, TimeProvider.System, linked.Token).ConfigureAwait(false);
+            try
+            {
+                return await RunAsync(settings, roles, loggers, TimeProvider.System, linked.Token).ConfigureAwait(false);
+            }
+            catch (TopicLayoutException ex)
+            {
+                Console.Error.WriteLine(ex.Message);
+                return 2;
+            }
         });
         return command;
     }
@@ -146,7 +154,16 @@ internal static class RunCommand
         else
         {
             kafka = KafkaCluster.Connect(settings.Kafka);
-            await kafka.EnsureTopicsAsync(settings.Topics.All, [settings.Topics.ProcessorOffsets], stop).ConfigureAwait(false);
+            try
+            {
+                await kafka.EnsureTopicsAsync(settings.Topics.Layout,
+                    message => RuntimeLog.TopicCheckLimited(loggers.CreateLogger("Streaming.Runtime"), message), stop).ConfigureAwait(false);
+            }
+            catch
+            {
+                kafka.Dispose();
+                throw;
+            }
         }
         try
         {

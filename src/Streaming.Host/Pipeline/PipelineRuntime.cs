@@ -41,7 +41,7 @@ internal sealed class PipelineRuntime : IAsyncDisposable
         var kafka = KafkaCluster.Connect(settings.Kafka);
         try
         {
-            await kafka.EnsureTopicsAsync(settings.Topics.All, [settings.Topics.ProcessorOffsets], cancellationToken).ConfigureAwait(false);
+            await kafka.EnsureTopicsAsync(settings.Topics.Layout, message => RuntimeLog.TopicCheckLimited(logger, message), cancellationToken).ConfigureAwait(false);
             LocalPostgres? local = null;
             var connectionString = settings.Storage.ConnectionString;
             if (string.IsNullOrWhiteSpace(connectionString))
@@ -91,4 +91,10 @@ internal static class RepositoryPaths
         }
         return Directory.GetCurrentDirectory();
     }
+}
+
+internal static partial class RuntimeLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    public static partial void TopicCheckLimited(ILogger logger, string message);
 }

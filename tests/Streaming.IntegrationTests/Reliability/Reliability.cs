@@ -199,6 +199,12 @@ internal sealed class PipelineProcess : IDisposable
         using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
         await kill.WaitForExitAsync();
         Assert.That(kill.ExitCode, Is.Zero, "kill -TERM reached the process");
+        return await WaitForExitAsync(timeout, "after SIGTERM");
+    }
+
+    /// <summary>The exit code, once the process has exited by itself within the timeout.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout, string when = "")
+    {
         using var deadline = new CancellationTokenSource(timeout);
         try
         {
@@ -206,7 +212,7 @@ internal sealed class PipelineProcess : IDisposable
         }
         catch (OperationCanceledException)
         {
-            Assert.Fail($"`streaming run` had not exited {timeout.TotalSeconds:0} s after SIGTERM; output tail:\n{Tail()}");
+            Assert.Fail($"`streaming run` had not exited within {timeout.TotalSeconds:0} s {when}; output tail:\n{Tail()}");
         }
         return _process.ExitCode;
     }
