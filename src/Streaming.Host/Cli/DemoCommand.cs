@@ -218,7 +218,21 @@ internal static class DemoCommand
         Console.WriteLine(drained
             ? "  All published records were processed and written."
             : "  WARNING: the pipeline had not caught up within 60 s of the end; see the counts above.");
-        Console.WriteLine($"Explore: psql \"{Redact(runtime.ConnectionString)}\" -c \"SELECT entity, status, severity, score, payload->'contributors'->0->>'metric' AS top_metric FROM alerts ORDER BY time DESC LIMIT 10\"");
+        Console.WriteLine($"Explore: {ExploreCommand(runtime.LocalPostgres is not null, runtime.ConnectionString, "SELECT entity, status, severity, score, payload->'contributors'->0->>'metric' AS top_metric FROM alerts ORDER BY time DESC LIMIT 10")}");
+    }
+
+    /// <summary>
+    /// A command line that works as printed: the private cluster through `streaming db psql` (it knows the password and starts
+    /// the cluster, which the demo stops at exit); a configured server through $STREAMING_PG when that is where it came from.
+    /// </summary>
+    internal static string ExploreCommand(bool privateCluster, string connectionString, string sql)
+    {
+        if (privateCluster)
+            return $"./streaming db psql -c \"{sql}\"";
+        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("STREAMING_PG")))
+            return $"psql \"$STREAMING_PG\" -c \"{sql}\"";
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        return $"PGPASSWORD=... psql -h {builder.Host} -p {builder.Port} -U {builder.Username} -d {builder.Database} -c \"{sql}\"";
     }
 
     private static async Task ClearPipelineTablesAsync(PipelineRuntime runtime)
@@ -263,12 +277,6 @@ internal static class DemoCommand
             var eta = rows.IsDBNull(5) ? "?" : $"{rows.GetDouble(5) / 60:0} min";
             Console.WriteLine($"    {rows.GetString(0)} {rows.GetString(1)} {rows.GetDouble(2):P0}/{rows.GetDouble(3):P0}/{rows.GetDouble(4):P0}, down in ~{eta}, driven by {(rows.IsDBNull(6) ? "?" : rows.GetString(6))}");
         }
-    }
-
-    private static string Redact(string connectionString)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        return $"host={builder.Host} port={builder.Port} dbname={builder.Database} user={builder.Username}";
     }
 
     private static string Format(IReadOnlyDictionary<string, long> counts) =>

@@ -81,6 +81,8 @@ internal static class RunCommand
             {
                 return CliSupport.ReportConfigurationError(ex);
             }
+            // Other `streaming run` processes (other roles) may share the private database: it stays up (`streaming db stop`).
+            LocalDatabases.KeepRunning("streaming run");
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
             // Orchestrators (docker stop, Kubernetes) send SIGTERM: it stops the roles cleanly as Ctrl-C does.
             using var cts = CliSupport.CancelOnStopSignals();

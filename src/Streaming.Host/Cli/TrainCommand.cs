@@ -151,11 +151,7 @@ internal static class TrainCommand
         var connectionString = settings.Storage.ConnectionString;
         if (string.IsNullOrWhiteSpace(connectionString))
         {
-            var local = await LocalPostgres.StartAsync(new LocalPostgresOptions
-            {
-                StateDirectory = RepositoryPaths.Resolve(settings.Storage.StateDirectory),
-                Port = settings.Storage.Port,
-            }, logger, cancellationToken).ConfigureAwait(false);
+            var local = await LocalDatabases.StartAsync(settings.Storage, logger, cancellationToken).ConfigureAwait(false);
             connectionString = await local.CreateDatabaseAsync(settings.Storage.Database, withTimescale: true, cancellationToken).ConfigureAwait(false);
         }
         var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, logger, cancellationToken).ConfigureAwait(false);

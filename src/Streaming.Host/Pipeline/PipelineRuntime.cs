@@ -46,11 +46,7 @@ internal sealed class PipelineRuntime : IAsyncDisposable
             var connectionString = settings.Storage.ConnectionString;
             if (string.IsNullOrWhiteSpace(connectionString))
             {
-                local = await LocalPostgres.StartAsync(new LocalPostgresOptions
-                {
-                    StateDirectory = RepositoryPaths.Resolve(settings.Storage.StateDirectory),
-                    Port = settings.Storage.Port,
-                }, logger, cancellationToken).ConfigureAwait(false);
+                local = await LocalDatabases.StartAsync(settings.Storage, logger, cancellationToken).ConfigureAwait(false);
                 connectionString = await local.CreateDatabaseAsync(settings.Storage.Database, withTimescale: true, cancellationToken).ConfigureAwait(false);
             }
             var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, logger, cancellationToken).ConfigureAwait(false);
