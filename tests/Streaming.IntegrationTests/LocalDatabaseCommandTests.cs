@@ -51,6 +51,17 @@ public sealed class LocalDatabaseCommandTests
     }
 
     [Test]
+    public void The_demo_explore_line_is_the_db_psql_command_tested_above_and_never_a_passwordless_psql()
+    {
+        var line = Streaming.Host.Cli.DemoCommand.ExploreCommand(privateCluster: true, "Host=127.0.0.1;Port=5;Username=postgres;Password=secret;Database=streaming", "SELECT 1");
+        Assert.That(line, Is.EqualTo("./streaming db psql -c \"SELECT 1\""));
+        Assert.That(File.Exists(Path.Combine(TestStack.RepoRoot, "streaming")), "the wrapper the line runs is in the checkout");
+        var own = Streaming.Host.Cli.DemoCommand.ExploreCommand(privateCluster: false, "Host=db;Port=5432;Username=u;Password=secret;Database=streaming", "SELECT 1");
+        Assert.That(own, Does.Not.Contain("secret"), "a password is never printed");
+        Assert.That(own, Does.Contain("$STREAMING_PG").Or.Contain("PGPASSWORD"), "and the line says where the password comes from");
+    }
+
+    [Test]
     public void Models_list_prints_a_header_row_in_the_same_columns_as_its_rows()
     {
         var header = Streaming.Host.Cli.ModelsCommand.ModelRow("VERSION", "STATUS", "SCOPE", "CREATED (UTC)", "ACTIVATED (UTC)", "ARTIFACTS");

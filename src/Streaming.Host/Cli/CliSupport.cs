@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Spectre.Console;
 using Streaming.Host.Configuration;
 using Streaming.Kafka;
 
@@ -37,6 +38,23 @@ internal static class CliSupport
         // Log to stderr so stdout stays for results (--json, tables).
         builder.AddFilter("Microsoft", LogLevel.Warning);
     });
+
+    /// <summary>
+    /// A Spectre console on <paramref name="output"/>: progress bars and colours only on a terminal. Written to a pipe, a file
+    /// or a StringWriter it prints plain text (no ANSI escape codes) and the progress once at the end.
+    /// </summary>
+    public static IAnsiConsole CreateConsole(TextWriter output)
+    {
+        var terminal = ReferenceEquals(output, Console.Out) ? !Console.IsOutputRedirected
+            : ReferenceEquals(output, Console.Error) && !Console.IsErrorRedirected;
+        return AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+    }
 
     /// <summary>
     /// Ctrl-C (SIGINT) and SIGTERM (docker stop, Kubernetes, systemd) cancel the token instead of killing the process, so work

@@ -78,7 +78,7 @@ internal static class ReplayCommand
         string? firstFailure = null;
         var errors = new List<string>();
         var started = TimeProvider.System.GetTimestamp();
-        AnsiConsole.Progress()
+        CliSupport.CreateConsole(Console.Out).Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(progress =>
