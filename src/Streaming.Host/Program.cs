@@ -26,6 +26,7 @@ internal static class Program
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
         root.Subcommands.Add(DbCommand.Create());
+        root.Subcommands.Add(SinkOffsetsCommand.Create());
         // Commands handle Ctrl-C and SIGTERM themselves (CliSupport.CancelOnStopSignals) and finish their shutdown; System.CommandLine's
         // handling would race them for the signal and end the process after 2 s with exit code 143.
         try

@@ -51,7 +51,8 @@ internal sealed class PipelineRuntime : IAsyncDisposable
             }
             var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, logger, cancellationToken).ConfigureAwait(false);
             var dataSource = NpgsqlDataSource.Create(connectionString);
-            var writer = new TimescaleWriter(dataSource, capabilities, clock, loggers.CreateLogger<TimescaleWriter>());
+            // Stored with every sink offset, so offsets of another cluster's topics are recognised (SinkWorker).
+            var writer = new TimescaleWriter(dataSource, capabilities, clock, loggers.CreateLogger<TimescaleWriter>()) { ClusterId = kafka.Identity().ClusterId };
             return new PipelineRuntime(kafka, local, connectionString, dataSource, capabilities, writer);
         }
         catch
