@@ -191,7 +191,9 @@ internal sealed class LoadRun
         var drainStarted = _clock.GetTimestamp();
         while (_clock.GetElapsedTime(drainStarted) < DrainLimit && !stop.IsCancellationRequested
                && (processor.Processed < _produced.Count || sink.RecordsWritten(_settings.Topics.Telemetry) < _produced.Count
-                   || _sinkProgress.CommittedTotal < _produced.Count))
+                   || _sinkProgress.CommittedTotal < _produced.Count
+                   // The sink also stores the processor's last outputs: "final" lag is measured once it has read them too.
+                   || lag.Current.Sink > 0 || lag.Current.Processor > 0))
         {
             ThrowIfFaulted(processorTask, "processor");
             ThrowIfFaulted(scorerTask, "scorer");
