@@ -1,11 +1,12 @@
 using System.CommandLine;
 using Streaming.Host.Cli;
+using Streaming.Host.Pipeline;
 
 namespace Streaming.Host;
 
 internal static class Program
 {
-    private static Task<int> Main(string[] args)
+    private static async Task<int> Main(string[] args)
     {
         var root = new RootCommand("""
             Streaming: a Kafka stream-analytics pipeline for machine and server telemetry.
@@ -24,6 +25,18 @@ internal static class Program
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
-        return root.Parse(args).InvokeAsync();
+        root.Subcommands.Add(DbCommand.Create());
+        root.Subcommands.Add(SinkOffsetsCommand.Create());
+        // Commands handle Ctrl-C and SIGTERM themselves (CliSupport.CancelOnStopSignals) and finish their shutdown; System.CommandLine's
+        // handling would race them for the signal and end the process after 2 s with exit code 143.
+        try
+        {
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        }
+        finally
+        {
+            // Nothing the command started is left running: its private PostgreSQL stops (data kept) unless run/db start keeps it.
+            await LocalDatabases.StopStartedAsync();
+        }
     }
 }

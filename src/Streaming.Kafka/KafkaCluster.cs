@@ -70,6 +70,60 @@ public sealed class KafkaCluster : IDisposable
         }
     }
 
+    /// <summary>
+    /// Creates the layout's missing topics (the positions topic compacted), then checks every existing topic against the
+    /// layout: partition counts from metadata, the positions topic's cleanup.policy from DescribeConfigs (skipped, and said
+    /// so, where the broker does not implement it: librdkafka's mock). Throws <see cref="TopicLayoutException"/> naming each
+    /// topic that does not fit.
+    /// </summary>
+    public async Task EnsureTopicsAsync(TopicLayout layout, Action<string>? warn, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var names = layout.Topics.Append(layout.Positions).Distinct(StringComparer.Ordinal).ToArray();
+        using var admin = new AdminClientBuilder(Options.Apply(new AdminClientConfig(), BootstrapServers)).Build();
+        var existing = Partitions(admin);
+        var missing = names.Where(n => !existing.ContainsKey(n)).ToArray();
+        if (missing.Length > 0)
+        {
+            await EnsureTopicsAsync(missing, [layout.Positions], cancellationToken).ConfigureAwait(false);
+            // A broker's metadata can lag a creation by a moment.
+            for (var attempt = 0; (existing = Partitions(admin)).Count(t => missing.Contains(t.Key)) < missing.Length && attempt < 30; attempt++)
+                await Task.Delay(500, cancellationToken).ConfigureAwait(false);
+        }
+        // The embedded cluster cannot hold a compacted topic (nor describe one), and its topics are this process's own.
+        Dictionary<string, string>? policies = null;
+        if (_embedded is null)
+        {
+            var controller = Identity().ControllerId;
+            if (admin.GetMetadata(TimeSpan.FromSeconds(15)).Brokers.Any(b => b.BrokerId == controller))
+                policies = await CleanupPoliciesAsync(admin, layout.Positions, cancellationToken).ConfigureAwait(false);
+            else
+                warn?.Invoke($"Kafka at {BootstrapServers} names no broker of its own as controller (librdkafka's mock cluster names broker {controller}), so it cannot " +
+                             $"describe topic configurations: cleanup.policy of '{layout.Positions}' is not checked.");
+        }
+        var problems = layout.Problems(existing, policies);
+        if (problems.Count > 0)
+            throw new TopicLayoutException(problems);
+    }
+
+    private static Dictionary<string, int> Partitions(IAdminClient admin) =>
+        admin.GetMetadata(TimeSpan.FromSeconds(15)).Topics
+            .Where(t => !t.Error.IsError)
+            .ToDictionary(t => t.Topic, t => t.Partitions.Count, StringComparer.Ordinal);
+
+    /// <summary>What the cluster says about itself: its id and its controller.</summary>
+    public ClusterIdentity Identity() => ClusterIdentity.Query(Options, BootstrapServers, TimeSpan.FromSeconds(15));
+
+    private static async Task<Dictionary<string, string>> CleanupPoliciesAsync(IAdminClient admin, string topic, CancellationToken cancellationToken)
+    {
+        var results = await admin.DescribeConfigsAsync(
+                [new ConfigResource { Type = ResourceType.Topic, Name = topic }],
+                new DescribeConfigsOptions { RequestTimeout = TimeSpan.FromSeconds(15) })
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        var policy = results.Single().Entries.TryGetValue("cleanup.policy", out var entry) ? entry.Value : "delete";
+        return new Dictionary<string, string>(StringComparer.Ordinal) { [topic] = policy };
+    }
+
     public ProducerConfig ProducerConfig(string clientId) =>
         Options.Apply(new ProducerConfig
         {

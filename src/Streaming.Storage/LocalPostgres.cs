@@ -112,6 +112,41 @@ internal sealed class LocalPostgres
         StorageLog.LocalPostgresStopped(_logger, DataDirectory);
     }
 
+    /// <summary>Whether the cluster of these options runs now (without creating or starting anything).</summary>
+    public static Task<bool> IsRunningAsync(LocalPostgresOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return IsRunningAsync(options, DataDirectoryOf(options), cancellationToken);
+    }
+
+    /// <summary>Stops the cluster of these options if it runs (its data stays); false when it was not running.</summary>
+    public static async Task<bool> StopIfRunningAsync(LocalPostgresOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var dataDirectory = DataDirectoryOf(options);
+        if (!await IsRunningAsync(options, dataDirectory, cancellationToken))
+        {
+            return false;
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        await RunServerToolCheckedAsync(options, "pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"], cancellationToken);
+        StorageLog.LocalPostgresStopped(logger, dataDirectory);
+        return true;
+    }
+
+    private static string DataDirectoryOf(LocalPostgresOptions options) => OperatingSystem.IsWindows()
+        ? throw new PlatformNotSupportedException("LocalPostgres drives a Unix PostgreSQL installation.")
+        : Path.Combine(ChooseClusterDirectory(Path.GetFullPath(options.StateDirectory), RunsAsRoot), "data");
+
+    private static async Task<bool> IsRunningAsync(LocalPostgresOptions options, string dataDirectory, CancellationToken cancellationToken)
+    {
+        var status = await RunServerToolAsync(options, "pg_ctl", ["-D", dataDirectory, "status"], cancellationToken);
+        return status.ExitCode == 0;
+    }
+
     private async Task<bool> IsRunningAsync(CancellationToken cancellationToken)
     {
         // pg_ctl status: 0 = running, 3 = not running (a stale postmaster.pid counts as not running), 4 = no data directory.

@@ -14,11 +14,11 @@ namespace Streaming.Storage;
 internal sealed class TimescaleWriter
 {
     private const string UpsertOffsetsSql = """
-        INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset, updated_at)
-        SELECT @group, u.topic, u.partition, u.next_offset, now()
+        INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset, cluster_id, updated_at)
+        SELECT @group, u.topic, u.partition, u.next_offset, @cluster, now()
         FROM unnest(@topics, @partitions, @offsets) AS u(topic, partition, next_offset)
         ON CONFLICT (consumer_group, topic, partition) DO UPDATE
-          SET next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at
+          SET next_offset = EXCLUDED.next_offset, cluster_id = EXCLUDED.cluster_id, updated_at = EXCLUDED.updated_at
           WHERE sink_offsets.next_offset < EXCLUDED.next_offset
         RETURNING topic, partition
         """;
@@ -36,6 +36,9 @@ internal sealed class TimescaleWriter
     }
 
     public StorageCapabilities Capabilities { get; }
+
+    /// <summary>The Kafka cluster id stored with every offset this writer commits (null: not recorded).</summary>
+    public string? ClusterId { get; init; }
 
     /// <summary>
     /// One transaction: advance <paramref name="offsets"/> for <paramref name="consumerGroup"/>, binary-COPY every
@@ -57,7 +60,7 @@ internal sealed class TimescaleWriter
 
         // Offsets first: the row locks taken here make a concurrent duplicate of this batch wait and then skip,
         // instead of both copying rows.
-        if (offsets.Count > 0 && !await AdvanceOffsetsAsync(connection, tx, consumerGroup, offsets, cancellationToken))
+        if (offsets.Count > 0 && !await AdvanceOffsetsAsync(connection, tx, consumerGroup, ClusterId, offsets, cancellationToken))
         {
             await tx.RollbackAsync(cancellationToken);
             StorageLog.BatchAlreadyCommitted(_logger, consumerGroup);
@@ -117,6 +120,33 @@ internal sealed class TimescaleWriter
         return BatchOutcome.Written;
     }
 
+    /// <summary>The Kafka cluster id each stored offset of the group was written for (null where it predates migration 007).</summary>
+    public async Task<IReadOnlyDictionary<(string Topic, int Partition), string?>> LoadOffsetClustersAsync(
+        string consumerGroup, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(consumerGroup);
+        var result = new Dictionary<(string Topic, int Partition), string?>();
+        await using var cmd = _dataSource.CreateCommand("SELECT topic, partition, cluster_id FROM sink_offsets WHERE consumer_group = @g");
+        cmd.Parameters.Add(new NpgsqlParameter<string>("g", NpgsqlDbType.Text) { TypedValue = consumerGroup });
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result[(reader.GetString(0), reader.GetInt32(1))] = reader.IsDBNull(2) ? null : reader.GetString(2);
+        }
+
+        return result;
+    }
+
+    /// <summary>Forgets the group's stored offsets (`streaming reset-sink-offsets`): its sink then reads its topics from the beginning.</summary>
+    public static async Task<int> ResetOffsetsAsync(NpgsqlDataSource dataSource, string consumerGroup, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentException.ThrowIfNullOrWhiteSpace(consumerGroup);
+        await using var cmd = dataSource.CreateCommand("DELETE FROM sink_offsets WHERE consumer_group = @g");
+        cmd.Parameters.Add(new NpgsqlParameter<string>("g", NpgsqlDbType.Text) { TypedValue = consumerGroup });
+        return await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task<IReadOnlyDictionary<(string Topic, int Partition), long>> LoadOffsetsAsync(
         string consumerGroup, CancellationToken cancellationToken)
     {
@@ -157,7 +187,8 @@ internal sealed class TimescaleWriter
             or PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.IdleSessionTimeout;
 
     private static async Task<bool> AdvanceOffsetsAsync(
-        NpgsqlConnection connection, NpgsqlTransaction tx, string consumerGroup, IReadOnlyList<SourceOffset> offsets, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction tx, string consumerGroup, string? clusterId, IReadOnlyList<SourceOffset> offsets,
+        CancellationToken cancellationToken)
     {
         var topics = new string[offsets.Count];
         var partitions = new int[offsets.Count];
@@ -181,6 +212,7 @@ internal sealed class TimescaleWriter
         await using (var upsert = new NpgsqlCommand(UpsertOffsetsSql, connection, tx))
         {
             upsert.Parameters.Add(new NpgsqlParameter<string>("group", NpgsqlDbType.Text) { TypedValue = consumerGroup });
+            upsert.Parameters.Add(new NpgsqlParameter("cluster", NpgsqlDbType.Text) { Value = (object?)clusterId ?? DBNull.Value });
             upsert.Parameters.Add(new NpgsqlParameter<string[]>("topics", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = topics });
             upsert.Parameters.Add(new NpgsqlParameter<int[]>("partitions", NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = partitions });
             upsert.Parameters.Add(new NpgsqlParameter<long[]>("offsets", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = nextOffsets });

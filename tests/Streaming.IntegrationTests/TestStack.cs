@@ -47,11 +47,13 @@ public sealed class TestStack
     }
 
     [OneTimeTearDown]
-    public void Stop()
+    public async Task StopAsync()
     {
-        // The local PostgreSQL cluster stays up for the next run (it is reused); Kafka lives in this process and goes with it.
+        // Nothing outlives the run: Kafka lives in this process, and the test cluster (private to the suite) stops, keeping its data.
         _kafka?.Dispose();
         NpgsqlConnection.ClearAllPools();
+        if (_postgres is not null)
+            await _postgres.StopAsync();
     }
 
     /// <summary>A unique name for this test's topics, groups and database.</summary>

@@ -100,6 +100,7 @@ public sealed class TrainFromHistoryTests
         Assert.That(bundle.Forecaster!.Manifest.TrainingData!.Source, Is.EqualTo("csv"));
         Assert.That(bundle.Forecaster.Manifest.TrainingData.Samples, Is.EqualTo(6 * 60), "six hours of one-minute windows");
         Assert.That(output.ToString(), Does.Contain("csv-1").And.Contain("p99"), output.ToString());
+        Assert.That(output.ToString(), Does.Not.Contain("\u001b["), "no ANSI escape codes (progress bars, colours) in output that is not a terminal");
 
         // Replay the same file's samples through the scorer: after the warm-up the forecaster scores every window.
         var samples = HistorySources.ReadFile(path, new HistoryQuery(null, null, []), "pressure", new StreamingSettings().Ingest.ToLimits(),

@@ -52,8 +52,8 @@ public sealed class OptionsTests
     public void Every_migration_is_embedded_in_order()
     {
         var migrations = DatabaseMigrator.LoadMigrations();
-        Assert.That(migrations.Select(m => m.Version), Is.EqualTo(new[] { 1, 2, 3, 4, 5, 6 }));
-        Assert.That(migrations.Select(m => m.Name), Is.EqualTo(new[] { "core_tables", "rollups", "policies", "roles", "models_drift", "output_natural_keys" }));
+        Assert.That(migrations.Select(m => m.Version), Is.EqualTo(new[] { 1, 2, 3, 4, 5, 6, 7 }));
+        Assert.That(migrations.Select(m => m.Name), Is.EqualTo(new[] { "core_tables", "rollups", "policies", "roles", "models_drift", "output_natural_keys", "sink_offsets_cluster" }));
     }
 }
 

@@ -30,7 +30,7 @@ internal static class AlertsCommand
         {
             if (CliSupport.LoadForRunningKafka("whose alerts to follow") is not { } settings)
                 return 2;
-            using var cts = CliSupport.CancelOnCtrlC();
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             using var kafka = KafkaCluster.Connect(settings.Kafka);
             // Avro records carry their schema id: the fixed ids, or (SchemaRegistry:Url) ids fetched from the registry once each.

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Spectre.Console;
 using Streaming.Host.Configuration;
 using Streaming.Kafka;
 
@@ -37,24 +39,67 @@ internal static class CliSupport
         builder.AddFilter("Microsoft", LogLevel.Warning);
     });
 
-    /// <summary>Ctrl-C cancels the token instead of killing the process, so work ends with a summary.</summary>
-    public static CancellationTokenSource CancelOnCtrlC() => new CtrlCCancellationSource();
-
-    /// <summary>Cancels on Ctrl-C while alive; disposing it unhooks the handler, so a late Ctrl-C cannot hit a disposed source.</summary>
-    private sealed class CtrlCCancellationSource : CancellationTokenSource
+    /// <summary>
+    /// A Spectre console on <paramref name="output"/>: progress bars and colours only on a terminal. Written to a pipe, a file
+    /// or a StringWriter it prints plain text (no ANSI escape codes) and the progress once at the end.
+    /// </summary>
+    public static IAnsiConsole CreateConsole(TextWriter output)
     {
-        public CtrlCCancellationSource() => Console.CancelKeyPress += OnCancelKeyPress;
-
-        private void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
+        var terminal = ReferenceEquals(output, Console.Out) ? !Console.IsOutputRedirected
+            : ReferenceEquals(output, Console.Error) && !Console.IsErrorRedirected;
+        return AnsiConsole.Create(new AnsiConsoleSettings
         {
-            e.Cancel = true;
-            Cancel();
+            Out = new AnsiConsoleOutput(output),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+    }
+
+    /// <summary>
+    /// Ctrl-C (SIGINT) and SIGTERM (docker stop, Kubernetes, systemd) cancel the token instead of killing the process, so work
+    /// ends cleanly, with a summary. The one place that handles these signals: Program turns System.CommandLine's own handling
+    /// off, whose 2 s timeout would end the process (exit 143) in the middle of a clean shutdown.
+    /// </summary>
+    public static CancellationTokenSource CancelOnStopSignals() => new StopSignalCancellationSource();
+
+    /// <summary>
+    /// Cancels on SIGINT or SIGTERM while alive. Disposing it unhooks the handlers and, under the same lock, marks it disposed,
+    /// so a signal that arrives during or after shutdown (a handler already running, a second signal) never cancels a
+    /// disposed source.
+    /// </summary>
+    private sealed class StopSignalCancellationSource : CancellationTokenSource
+    {
+        private readonly Lock _gate = new();
+        private readonly PosixSignalRegistration _interrupt;
+        private readonly PosixSignalRegistration _terminate;
+        private bool _disposed;
+
+        public StopSignalCancellationSource()
+        {
+            _interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        }
+
+        private void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            lock (_gate)
+            {
+                if (!_disposed)
+                    Cancel();
+            }
         }
 
         protected override void Dispose(bool disposing)
         {
             if (disposing)
-                Console.CancelKeyPress -= OnCancelKeyPress;
+            {
+                _interrupt.Dispose();
+                _terminate.Dispose();
+                lock (_gate)
+                    _disposed = true;
+            }
             base.Dispose(disposing);
         }
     }

@@ -61,9 +61,17 @@ internal static class DemoCommand
                 return CliSupport.ReportConfigurationError(ex);
             }
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            using var cts = CliSupport.CancelOnCtrlC();
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
-            return await RunAsync(settings, parse.GetValue(forever), loggers, linked.Token).ConfigureAwait(false);
+            try
+            {
+                return await RunAsync(settings, parse.GetValue(forever), loggers, linked.Token).ConfigureAwait(false);
+            }
+            catch (TopicLayoutException ex)
+            {
+                Console.Error.WriteLine(ex.Message);
+                return 2;
+            }
         });
         return command;
     }
@@ -164,14 +172,16 @@ internal static class DemoCommand
             await Task.Delay(200, CancellationToken.None).ConfigureAwait(false);
         }
         var drained = processor.Processed >= producer.Produced && sink.RecordsWritten(settings.Topics.Telemetry) >= producer.Produced;
+        var shortfalls = Shortfalls(new DemoTally(producer.Produced, producer.Broken, counters.Accepted, counters.Rejected, counters.RejectedByReason,
+            counters.Windows, sink.RecordsWritten(settings.Topics.Telemetry), sink.RecordsWritten(settings.Topics.Features)));
         await maintenance.RunOnceAsync(CancellationToken.None).ConfigureAwait(false);
         await workers.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(processorTask, scorerTask, sinkTask, watcherTask, driftTask).ConfigureAwait(false);
         progress.Print(sink.IsBackingOff);
         progress.Finish();
 
-        await PrintSummaryAsync(runtime, counters, simulator, simulatedStart, producer, started.Elapsed, publishingTime, drained).ConfigureAwait(false);
-        return drained ? 0 : 1;
+        await PrintSummaryAsync(runtime, counters, simulator, simulatedStart, producer, started.Elapsed, publishingTime, drained, shortfalls).ConfigureAwait(false);
+        return drained && shortfalls.Count == 0 ? 0 : 1;
     }
 
     private static string Describe(PipelineRuntime runtime)
@@ -188,7 +198,8 @@ internal static class DemoCommand
     }
 
     private static async Task PrintSummaryAsync(PipelineRuntime runtime, PipelineCounters counters, FleetSimulator simulator,
-        DateTimeOffset simulatedStart, SimulatorProducer producer, TimeSpan elapsed, TimeSpan publishingTime, bool drained)
+        DateTimeOffset simulatedStart, SimulatorProducer producer, TimeSpan elapsed, TimeSpan publishingTime, bool drained,
+        IReadOnlyList<string> shortfalls)
     {
         Console.WriteLine();
         Console.WriteLine($"Summary ({elapsed.TotalSeconds:0.0} s wall, {simulator.Now - simulatedStart:g} of simulated time up to {simulator.Now:yyyy-MM-dd HH:mm} UTC)");
@@ -207,10 +218,57 @@ internal static class DemoCommand
             Console.WriteLine($"    {table,-16}{rows,12:N0}");
         }
         await PrintLatestAsync(connection).ConfigureAwait(false);
-        Console.WriteLine(drained
-            ? "  All published records were processed and written."
-            : "  WARNING: the pipeline had not caught up within 60 s of the end; see the counts above.");
-        Console.WriteLine($"Explore: psql \"{Redact(runtime.ConnectionString)}\" -c \"SELECT entity, status, severity, score, payload->'contributors'->0->>'metric' AS top_metric FROM alerts ORDER BY time DESC LIMIT 10\"");
+        if (!drained)
+            Console.WriteLine("  WARNING: the pipeline had not caught up within 60 s of the end; see the counts above.");
+        foreach (var shortfall in shortfalls)
+            Console.WriteLine($"  INCOMPLETE: {shortfall}");
+        if (drained && shortfalls.Count == 0)
+            Console.WriteLine("  All published records were processed and written.");
+        Console.WriteLine($"Explore: {ExploreCommand(runtime.LocalPostgres is not null, runtime.ConnectionString, "SELECT entity, status, severity, score, payload->'contributors'->0->>'metric' AS top_metric FROM alerts ORDER BY time DESC LIMIT 10")}");
+    }
+
+    /// <summary>What this run published and what became of it, from the run's own counters (not table totals).</summary>
+    internal sealed record DemoTally(long Published, long DeliberatelyBroken, long Accepted, long Rejected,
+        IReadOnlyDictionary<string, long> RejectedByReason, long Windows, long TelemetryWritten, long FeaturesWritten);
+
+    /// <summary>
+    /// Why the run did not do its job, one sentence each; empty when it did. Only the deliberately broken records may be
+    /// dead-lettered: a dead-lettered valid sample (late, after a rerun on a persistent broker) is in no window, so it counts
+    /// as missing, not as processed.
+    /// </summary>
+    internal static IReadOnlyList<string> Shortfalls(DemoTally tally)
+    {
+        var problems = new List<string>();
+        var unprocessed = tally.Published - tally.Accepted - tally.Rejected;
+        if (unprocessed > 0)
+            problems.Add($"{unprocessed:N0} of {tally.Published:N0} published records were not processed.");
+        var validRejected = tally.Rejected - tally.DeliberatelyBroken;
+        if (validRejected > 0)
+            problems.Add($"{validRejected:N0} valid samples were dead-lettered beyond the {tally.DeliberatelyBroken:N0} deliberately broken records " +
+                         $"({string.Join(", ", tally.RejectedByReason.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value:N0}"))}); " +
+                         "they are in no window. `late` after a rerun means the topics still hold an earlier run's state: use fresh topics " +
+                         "(the embedded Kafka, or other Topics:* names) or continue after the earlier run's simulated time.");
+        if (tally.Accepted > 0 && tally.Windows == 0)
+            problems.Add($"{tally.Accepted:N0} samples were accepted but no window closed.");
+        if (tally.TelemetryWritten < tally.Published)
+            problems.Add($"{tally.Published - tally.TelemetryWritten:N0} of {tally.Published:N0} telemetry records were not written to the database.");
+        if (tally.FeaturesWritten < tally.Windows)
+            problems.Add($"{tally.Windows - tally.FeaturesWritten:N0} of {tally.Windows:N0} closed windows' features were not written to the database.");
+        return problems;
+    }
+
+    /// <summary>
+    /// A command line that works as printed: the private cluster through `streaming db psql` (it knows the password and starts
+    /// the cluster, which the demo stops at exit); a configured server through $STREAMING_PG when that is where it came from.
+    /// </summary>
+    internal static string ExploreCommand(bool privateCluster, string connectionString, string sql)
+    {
+        if (privateCluster)
+            return $"./streaming db psql -c \"{sql}\"";
+        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("STREAMING_PG")))
+            return $"psql \"$STREAMING_PG\" -c \"{sql}\"";
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        return $"PGPASSWORD=... psql -h {builder.Host} -p {builder.Port} -U {builder.Username} -d {builder.Database} -c \"{sql}\"";
     }
 
     private static async Task ClearPipelineTablesAsync(PipelineRuntime runtime)
@@ -255,12 +313,6 @@ internal static class DemoCommand
             var eta = rows.IsDBNull(5) ? "?" : $"{rows.GetDouble(5) / 60:0} min";
             Console.WriteLine($"    {rows.GetString(0)} {rows.GetString(1)} {rows.GetDouble(2):P0}/{rows.GetDouble(3):P0}/{rows.GetDouble(4):P0}, down in ~{eta}, driven by {(rows.IsDBNull(6) ? "?" : rows.GetString(6))}");
         }
-    }
-
-    private static string Redact(string connectionString)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        return $"host={builder.Host} port={builder.Port} dbname={builder.Database} user={builder.Username}";
     }
 
     private static string Format(IReadOnlyDictionary<string, long> counts) =>

@@ -33,7 +33,7 @@ internal static class DevKafkaCommand
             {
                 return CliSupport.ReportConfigurationError(ex);
             }
-            using var cts = CliSupport.CancelOnCtrlC();
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             using var kafka = KafkaCluster.Connect(settings.Kafka);
             await kafka.EnsureTopicsAsync(settings.Topics.All, linked.Token).ConfigureAwait(false);

@@ -78,7 +78,7 @@ internal static class LoadCommand
                 return CliSupport.ReportConfigurationError(ex);
             }
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            using var cts = CliSupport.CancelOnCtrlC();
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             var run = new LoadRun(settings, new LoadOptions(r, length, bad, parse.GetValue(json)), loggers, TimeProvider.System);
             return await run.RunAsync(linked.Token).ConfigureAwait(false);
@@ -191,7 +191,9 @@ internal sealed class LoadRun
         var drainStarted = _clock.GetTimestamp();
         while (_clock.GetElapsedTime(drainStarted) < DrainLimit && !stop.IsCancellationRequested
                && (processor.Processed < _produced.Count || sink.RecordsWritten(_settings.Topics.Telemetry) < _produced.Count
-                   || _sinkProgress.CommittedTotal < _produced.Count))
+                   || _sinkProgress.CommittedTotal < _produced.Count
+                   // The sink also stores the processor's last outputs: "final" lag is measured once it has read them too.
+                   || lag.Current.Sink > 0 || lag.Current.Processor > 0))
         {
             ThrowIfFaulted(processorTask, "processor");
             ThrowIfFaulted(scorerTask, "scorer");

@@ -15,9 +15,14 @@ internal static class ModelsCommand
         {
             var models = await registry.ListAsync(ct).ConfigureAwait(false);
             if (models.Count == 0)
+            {
                 Console.WriteLine("No model versions yet: `streaming train` makes one.");
+                return 0;
+            }
+            Console.WriteLine(ModelRow("VERSION", "STATUS", "SCOPE", "CREATED (UTC)", "ACTIVATED (UTC)", "ARTIFACTS"));
             foreach (var m in models)
-                Console.WriteLine($"{m.Version,-18} {m.Status,-10} {m.Entity ?? "fleet",-12} created {m.CreatedAt:yyyy-MM-dd HH:mm:ss}  {(m.ActivatedAt is { } a ? $"activated {a:yyyy-MM-dd HH:mm:ss}" : ""),-30} {m.ArtifactPath}");
+                Console.WriteLine(ModelRow(m.Version, m.Status, m.Entity ?? "fleet", $"{m.CreatedAt:yyyy-MM-dd HH:mm:ss}",
+                    m.ActivatedAt is { } a ? $"{a:yyyy-MM-dd HH:mm:ss}" : "", m.ArtifactPath));
             return 0;
         }, ct));
 
@@ -41,6 +46,10 @@ internal static class ModelsCommand
               streaming models activate 20261122-101500
             """) { list, activate };
     }
+
+    /// <summary>One row of `models list`, the header included, in fixed columns.</summary>
+    internal static string ModelRow(string version, string status, string scope, string created, string activated, string artifacts) =>
+        $"{version,-18} {status,-10} {scope,-12} {created,-19}  {activated,-19}  {artifacts}";
 
     private static async Task<int> WithRegistryAsync(Func<ModelRegistry, Task<int>> action, CancellationToken cancellationToken)
     {

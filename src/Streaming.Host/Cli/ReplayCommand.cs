@@ -54,7 +54,7 @@ internal static class ReplayCommand
             }
             if (CliSupport.LoadForRunningKafka("to replay into") is not { } settings)
                 return 2;
-            using var cts = CliSupport.CancelOnCtrlC();
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             using var kafka = KafkaCluster.Connect(settings.Kafka);
             var target = parse.GetValue(topic) ?? settings.Topics.Telemetry;
@@ -78,7 +78,7 @@ internal static class ReplayCommand
         string? firstFailure = null;
         var errors = new List<string>();
         var started = TimeProvider.System.GetTimestamp();
-        AnsiConsole.Progress()
+        CliSupport.CreateConsole(Console.Out).Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(progress =>

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Streaming.Host.Api;
@@ -82,16 +81,21 @@ internal static class RunCommand
             {
                 return CliSupport.ReportConfigurationError(ex);
             }
+            // Other `streaming run` processes (other roles) may share the private database: it stays up (`streaming db stop`).
+            LocalDatabases.KeepRunning("streaming run");
             using var loggers = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            using var cts = CliSupport.CancelOnCtrlC();
-            // Orchestrators (docker stop, Kubernetes) send SIGTERM: stop the roles cleanly as Ctrl-C does.
-            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
-            {
-                signal.Cancel = true;
-                cts.Cancel();
-            });
+            // Orchestrators (docker stop, Kubernetes) send SIGTERM: it stops the roles cleanly as Ctrl-C does.
+            using var cts = CliSupport.CancelOnStopSignals();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
-            return await RunAsync(settings, roles, loggers, TimeProvider.System, linked.Token).ConfigureAwait(false);
+            try
+            {
+                return await RunAsync(settings, roles, loggers, TimeProvider.System, linked.Token).ConfigureAwait(false);
+            }
+            catch (TopicLayoutException ex)
+            {
+                Console.Error.WriteLine(ex.Message);
+                return 2;
+            }
         });
         return command;
     }
@@ -152,7 +156,16 @@ internal static class RunCommand
         else
         {
             kafka = KafkaCluster.Connect(settings.Kafka);
-            await kafka.EnsureTopicsAsync(settings.Topics.All, [settings.Topics.ProcessorOffsets], stop).ConfigureAwait(false);
+            try
+            {
+                await kafka.EnsureTopicsAsync(settings.Topics.Layout,
+                    message => RuntimeLog.TopicCheckLimited(loggers.CreateLogger("Streaming.Runtime"), message), stop).ConfigureAwait(false);
+            }
+            catch
+            {
+                kafka.Dispose();
+                throw;
+            }
         }
         try
         {

@@ -151,11 +151,7 @@ internal static class TrainCommand
         var connectionString = settings.Storage.ConnectionString;
         if (string.IsNullOrWhiteSpace(connectionString))
         {
-            var local = await LocalPostgres.StartAsync(new LocalPostgresOptions
-            {
-                StateDirectory = RepositoryPaths.Resolve(settings.Storage.StateDirectory),
-                Port = settings.Storage.Port,
-            }, logger, cancellationToken).ConfigureAwait(false);
+            var local = await LocalDatabases.StartAsync(settings.Storage, logger, cancellationToken).ConfigureAwait(false);
             connectionString = await local.CreateDatabaseAsync(settings.Storage.Database, withTimescale: true, cancellationToken).ConfigureAwait(false);
         }
         var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, logger, cancellationToken).ConfigureAwait(false);
@@ -168,7 +164,7 @@ internal static class TrainCommand
         var version = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         SimulatorTrainingData? data = null;
         ModelBundle? bundle = null;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        var console = CliSupport.CreateConsole(Console.Out);
         await console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -228,7 +224,7 @@ internal static class TrainCommand
         long late = 0;
         var invalid = new System.Runtime.CompilerServices.StrongBox<long>(0);
         var errors = new List<string>();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+        var console = CliSupport.CreateConsole(output);
         var rows = source.DataSource is { } db ? await HistorySources.CountDatabaseRowsAsync(db, query, cancellationToken).ConfigureAwait(false) : 0;
         if (source.DataSource is not null && rows == 0)
             throw new TrainingDataException($"No metric history in the database for {query.Describe()}: the sink writes the metrics table while `streaming run` (sink role) or the demo runs. Widen --since/--until or check --entities.");

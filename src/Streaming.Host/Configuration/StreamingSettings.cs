@@ -32,6 +32,9 @@ public sealed class TopicSettings
     public IEnumerable<string> Data => [Telemetry, Features, Scores, Alerts, DeadLetter];
 
     public IEnumerable<string> All => [.. Data, FeatureUpdates, ProcessorOffsets];
+
+    /// <summary>Every topic, and the positions topic that the processor (telemetry) and the scorer (features) share.</summary>
+    public TopicLayout Layout => new([.. All], ProcessorOffsets, [Telemetry, Features]);
 }
 
 public sealed class WindowSettings

@@ -41,21 +41,18 @@ internal sealed class PipelineRuntime : IAsyncDisposable
         var kafka = KafkaCluster.Connect(settings.Kafka);
         try
         {
-            await kafka.EnsureTopicsAsync(settings.Topics.All, [settings.Topics.ProcessorOffsets], cancellationToken).ConfigureAwait(false);
+            await kafka.EnsureTopicsAsync(settings.Topics.Layout, message => RuntimeLog.TopicCheckLimited(logger, message), cancellationToken).ConfigureAwait(false);
             LocalPostgres? local = null;
             var connectionString = settings.Storage.ConnectionString;
             if (string.IsNullOrWhiteSpace(connectionString))
             {
-                local = await LocalPostgres.StartAsync(new LocalPostgresOptions
-                {
-                    StateDirectory = RepositoryPaths.Resolve(settings.Storage.StateDirectory),
-                    Port = settings.Storage.Port,
-                }, logger, cancellationToken).ConfigureAwait(false);
+                local = await LocalDatabases.StartAsync(settings.Storage, logger, cancellationToken).ConfigureAwait(false);
                 connectionString = await local.CreateDatabaseAsync(settings.Storage.Database, withTimescale: true, cancellationToken).ConfigureAwait(false);
             }
             var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, logger, cancellationToken).ConfigureAwait(false);
             var dataSource = NpgsqlDataSource.Create(connectionString);
-            var writer = new TimescaleWriter(dataSource, capabilities, clock, loggers.CreateLogger<TimescaleWriter>());
+            // Stored with every sink offset, so offsets of another cluster's topics are recognised (SinkWorker).
+            var writer = new TimescaleWriter(dataSource, capabilities, clock, loggers.CreateLogger<TimescaleWriter>()) { ClusterId = kafka.Identity().ClusterId };
             return new PipelineRuntime(kafka, local, connectionString, dataSource, capabilities, writer);
         }
         catch
@@ -91,4 +88,10 @@ internal static class RepositoryPaths
         }
         return Directory.GetCurrentDirectory();
     }
+}
+
+internal static partial class RuntimeLog
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    public static partial void TopicCheckLimited(ILogger logger, string message);
 }

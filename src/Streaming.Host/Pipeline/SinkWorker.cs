@@ -61,10 +61,33 @@ internal sealed partial class SinkWorker
         var group = settings.Sink.GroupId;
         using var consumer = new ConsumerBuilder<string?, byte[]>(kafka.ConsumerConfig(group, $"sink-{Environment.ProcessId}"))
             .SetErrorHandler((_, e) => LogKafkaError(logger, e.Code.ToString(), e.Reason))
-            .SetPartitionsAssignedHandler((_, assigned) =>
+            .SetPartitionsAssignedHandler((c, assigned) =>
             {
-                // The database, not Kafka, is the source of truth for where this sink stopped.
+                // The database, not Kafka, is the source of truth for where this sink stopped, once it is sure that the
+                // offsets count these topics: written for this cluster, and not beyond a partition's log end.
                 var stored = writer.LoadOffsetsAsync(group, cancellationToken).GetAwaiter().GetResult();
+                var clusters = writer.LoadOffsetClustersAsync(group, cancellationToken).GetAwaiter().GetResult();
+                foreach (var tp in assigned)
+                {
+                    if (!stored.TryGetValue((tp.Topic, tp.Partition.Value), out var storedNext))
+                        continue;
+                    if (clusters.GetValueOrDefault((tp.Topic, tp.Partition.Value)) is { } storedCluster && writer.ClusterId is { } cluster
+                        && !string.Equals(storedCluster, cluster, StringComparison.Ordinal))
+                        throw SinkOffsetsException.OtherCluster(group, tp.Topic, storedCluster, cluster, kafka.BootstrapServers);
+                    long logEnd;
+                    try
+                    {
+                        logEnd = c.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(15)).High.Value;
+                    }
+                    catch (KafkaException ex) when (!ex.Error.IsFatal)
+                    {
+                        // A broker outage during a rebalance: the sink resumes from the stored offset as before, and says so.
+                        LogLogEndUnchecked(logger, tp.Topic, tp.Partition.Value, ex.Error.Reason);
+                        continue;
+                    }
+                    if (storedNext > logEnd)
+                        throw SinkOffsetsException.BeyondLogEnd(group, tp.Topic, tp.Partition.Value, storedNext, logEnd);
+                }
                 return assigned.Select(tp => stored.TryGetValue((tp.Topic, tp.Partition.Value), out var next)
                     ? new TopicPartitionOffset(tp, new Offset(next))
                     : new TopicPartitionOffset(tp, Offset.Beginning));
@@ -330,6 +353,9 @@ internal sealed partial class SinkWorker
     [LoggerMessage(Level = LogLevel.Error, Message = "Sink batch overlaps rows already committed; re-reading from the database's offsets: {Reason}")]
     private static partial void LogOffsetConflict(ILogger logger, string reason);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the log end of {Topic}[{Partition}] to check the stored sink offset ({Reason}); resuming from it unchecked")]
+    private static partial void LogLogEndUnchecked(ILogger logger, string topic, int partition, string reason);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka offset commit (lag monitoring only; the database holds the sink's position) failed: {Reason}")]
     private static partial void LogCommitFailed(ILogger logger, string reason);
 
@@ -341,4 +367,22 @@ internal sealed partial class SinkWorker
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Undecodable record on {Topic}[{Partition}]@{Offset} kept as a dead-letter row: {Reason}")]
     private static partial void LogUnreadable(ILogger logger, string topic, int partition, long offset, string reason);
+}
+
+/// <summary>The sink's stored offsets do not count the topics it reads: it stops rather than skip their records.</summary>
+internal sealed class SinkOffsetsException(string message) : Exception(message)
+{
+    private static string Reset(string group) =>
+        $"If these topics are the ones to store, forget the stored offsets with `streaming reset-sink-offsets --group {group}` " +
+        "(the sink then reads the topics from their beginning), or give this sink a group of its own (Sink:GroupId).";
+
+    public static SinkOffsetsException OtherCluster(string group, string topic, string storedCluster, string cluster, string bootstrap) =>
+        new($"The sink's stored offsets for group '{group}' (table sink_offsets, topic '{topic}') were written for Kafka cluster " +
+            $"'{storedCluster}', but the Kafka at {bootstrap} is cluster '{cluster}': they count another cluster's topics, and " +
+            $"resuming from them would skip or repeat records. {Reset(group)}");
+
+    public static SinkOffsetsException BeyondLogEnd(string group, string topic, int partition, long storedNext, long logEnd) =>
+        new($"The sink's stored offset {storedNext} for {topic}[{partition}] (group '{group}', table sink_offsets) lies beyond the " +
+            $"partition's log end {logEnd}: the topic was recreated or the offsets belong to another cluster, and resuming would " +
+            $"skip the records it holds. {Reset(group)}");
 }

@@ -104,9 +104,10 @@ public sealed class DatabaseOutageTests
         {
             await stop.CancelAsync();
             await Task.WhenAll(processorTask, sinkTask);
-            // The cluster stays up for the next run, as the shared test cluster does; only this test's database goes.
+            // This test's database goes, and the cluster (its own) stops: nothing outlives the run.
             NpgsqlConnection.ClearAllPools();
             await postgres.StartIfStoppedAndDropAsync(name);
+            await LocalPostgres.StopIfRunningAsync(options, NullLogger.Instance, CancellationToken.None);
         }
     }
 }

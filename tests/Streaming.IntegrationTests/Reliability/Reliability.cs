@@ -182,12 +182,39 @@ internal sealed class PipelineProcess : IDisposable
 
     public string Tail() => string.Join('\n', _output.TakeLast(25));
 
+    /// <summary>Whether any of the last 200 lines of output contains the text.</summary>
+    public bool Printed(string text) => _output.Any(line => line.Contains(text, StringComparison.Ordinal));
+
     /// <summary>SIGKILL: no shutdown code runs, no transaction is aborted, no group is left.</summary>
     public async Task KillAsync()
     {
         if (!_process.HasExited)
             _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM, as an orchestrator (docker stop, Kubernetes) sends it: the process may shut down cleanly.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        Assert.That(kill.ExitCode, Is.Zero, "kill -TERM reached the process");
+        return await WaitForExitAsync(timeout, "after SIGTERM");
+    }
+
+    /// <summary>The exit code, once the process has exited by itself within the timeout.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout, string when = "")
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"`streaming run` had not exited within {timeout.TotalSeconds:0} s {when}; output tail:\n{Tail()}");
+        }
+        return _process.ExitCode;
     }
 
     private void Keep(string? line)
