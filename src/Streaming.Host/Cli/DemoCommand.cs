@@ -108,7 +108,7 @@ internal static class DemoCommand
         var models = new ModelSetProvider();
         var watcher = new ModelWatcher(registry, models, settings.Models.Shadow, settings.Models.ReloadInterval, loggers.CreateLogger<ModelWatcher>(), settings.Models.Scope);
         await watcher.RefreshAsync(stop).ConfigureAwait(false);
-        Console.WriteLine($"  Models    ensemble of robust baseline + {string.Join(" + ", models.Active?.Info.Members ?? [])}, version {models.Active?.Version} (hot reload every {settings.Models.ReloadInterval.TotalSeconds:0} s)");
+        Console.WriteLine($"  Models    ensemble of online detectors + {string.Join(" + ", models.Active?.Info.Members ?? [])}, version {models.Active?.Version} (hot reload every {settings.Models.ReloadInterval.TotalSeconds:0} s)");
 
         // Simulated time starts a day back so the accelerated fleet never runs ahead of the wall clock.
         var now = clock.GetUtcNow();

@@ -76,7 +76,7 @@ public sealed record DetectionOptions
     /// <summary>
     /// A window mean beyond every value the metric has shown, by at least this share of its range, is anomalous at once (at
     /// the threshold, higher the further out); 0 (the default) turns the range check off: telemetry with a daily cycle
-    /// keeps setting new extremes in its first days (on the simulator it multiplied false alarms by 25).
+    /// keeps setting new extremes in its first days (on the simulator it multiplied false alarms by 27).
     /// </summary>
     public double RangeTolerance { get; init; }
 
