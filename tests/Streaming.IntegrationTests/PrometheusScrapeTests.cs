@@ -78,7 +78,7 @@ public sealed class PrometheusScrapeTests
                 up = await QueryAsync(prometheusClient, "up{job=\"streaming\"}");
                 ingest = await QueryAsync(prometheusClient, "streaming_stage_records_total{stage=\"ingest\"}");
                 processed = await QueryAsync(prometheusClient, "streaming_stage_records_total{stage=\"processor\"}");
-                info = await QueryAsync(prometheusClient, "streaming_model_info{model=\"robust-baseline\",version=\"1\"}");
+                info = await QueryAsync(prometheusClient, "streaming_model_info{model=\"online-detectors\",version=\"2\"}");
                 sunk = await QueryAsync(prometheusClient, $"sum(streaming_sink_rows_total{{table=\"metrics\"}})");
                 batches = await QueryAsync(prometheusClient, "streaming_sink_batch_records_count");
                 return up == 1 && ingest == Samples && processed == Samples && sunk == Samples && batches >= 1 && info == 1;
