@@ -56,7 +56,7 @@ public interface IProcessorOutput
 }
 
 /// <summary>
-/// The processing path for one partition: parse → event-time windows → features → baseline score → alert lifecycle.
+/// The processing path for one partition: parse → event-time windows → features → score → alert lifecycle.
 /// Kafka-free, so the evaluator and tests run exactly the code production runs. Not thread-safe: one per partition.
 /// </summary>
 public sealed class PartitionProcessor
