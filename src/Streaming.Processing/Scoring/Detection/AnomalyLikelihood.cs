@@ -15,8 +15,17 @@ public sealed record LikelihoodOptions
     /// <summary>Floor of the reference standard deviation, so a perfectly steady score stream does not make every wobble certain.</summary>
     public double MinimumStd { get; init; } = 0.05;
 
+    /// <summary>
+    /// Separate times (episodes) a raw score as high as the latest must already have occurred in the history window for it
+    /// to count as this stream's routine (its probability is then at least its share of the history): a daily batch job's
+    /// spike alerts the first few times, not every day. 0 turns this off.
+    /// </summary>
+    public int Recurrences { get; init; } = 8;
+
     public LikelihoodOptions Validated()
     {
+        if (Recurrences is < 0 or > 1000)
+            throw new ArgumentException($"Detection:Likelihood:Recurrences must be in [0, 1000], was {Recurrences}.");
         if (AveragingWindow is < 1 or > 1000)
             throw new ArgumentException($"Detection:Likelihood:AveragingWindow must be in [1, 1000], was {AveragingWindow}.");
         if (HistoryWindow < 10 || HistoryWindow > 1_000_000)
@@ -38,6 +47,9 @@ public sealed record LikelihoodOptions
 /// </summary>
 public sealed class AnomalyLikelihood
 {
+    // Only a tail this small could raise an alert; the recurrence scan is paid only then.
+    private const double RecurrenceCheckBelow = 1e-3;
+
     private readonly LikelihoodOptions _options;
     private readonly double[] _recent;
     // Grows by doubling up to HistoryWindow, then is a ring: a stream that has seen little costs little.
@@ -87,10 +99,37 @@ public sealed class AnomalyLikelihood
             var variance = Math.Max(0, (_sumSquares - _sum * mean) / (_historyCount - 1));
             var std = Math.Max(Math.Sqrt(variance), _options.MinimumStd);
             tail = Gaussian.UpperTail((average - mean) / std);
+            if (tail < RecurrenceCheckBelow && _options.Recurrences > 0)
+                tail = Math.Max(tail, RecurrenceTail(average));
         }
         Remember(average);
         _seen++;
         return tail;
+    }
+
+    /// <summary>
+    /// The share of remembered short-term means at least <paramref name="average"/>, once they form the configured number
+    /// of separate episodes (runs of consecutive means that high: one spike or one incident is one episode, however many
+    /// updates it lasted); 0 while it is rarer than that.
+    /// </summary>
+    private double RecurrenceTail(double average)
+    {
+        var value = (float)average;
+        var oldest = _historyCount < _options.HistoryWindow ? 0 : _historyNext;
+        int atLeast = 0, episodes = 0;
+        var inEpisode = false;
+        for (var i = 0; i < _historyCount; i++)
+        {
+            var high = _history[(oldest + i) % _historyCount] >= value;
+            if (high)
+            {
+                atLeast++;
+                if (!inEpisode)
+                    episodes++;
+            }
+            inEpisode = high;
+        }
+        return episodes >= _options.Recurrences ? (double)atLeast / _historyCount : 0;
     }
 
     private void Remember(double average)

@@ -73,6 +73,8 @@ public sealed record DetectionOptions
 
     public ForestOptions Forest { get; init; } = new();
 
+    public SeasonalOptions Seasonal { get; init; } = new();
+
     /// <summary>
     /// A window mean beyond every value the metric has shown, by at least this share of its range, is anomalous at once (at
     /// the threshold, higher the further out); 0 (the default) turns the range check off: telemetry with a daily cycle
@@ -95,11 +97,13 @@ public sealed record DetectionOptions
             throw new ArgumentException($"Detection:RangeTolerance must be zero or positive, was {RangeTolerance}.");
         Likelihood.Validated();
         Forest.Validated();
+        Seasonal.Validated();
         return this;
     }
 
     /// <summary>Fixed state per entity × metric with these settings, in bytes.</summary>
     public long BytesPerMetric =>
         (Forest.Enabled ? RandomCutForest.BytesFor(Forest.ShingleSize, Forest.Trees, Forest.SampleSize) + AnomalyLikelihood.BytesFor(Likelihood) + Forest.ShingleSize * sizeof(double) : 0)
-        + (UseBaseline ? AnomalyLikelihood.BytesFor(Likelihood) : 0);
+        + (UseBaseline ? AnomalyLikelihood.BytesFor(Likelihood) : 0)
+        + (Seasonal.Enabled ? SeasonalModel.BytesFor(Seasonal) + (UseBaseline ? AnomalyLikelihood.BytesFor(Likelihood) : 0) : 0);
 }

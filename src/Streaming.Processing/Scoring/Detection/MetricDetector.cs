@@ -7,20 +7,31 @@ public readonly record struct MetricVerdict(string Metric, double Tail, double E
     public double Surprise => Detection.Surprise.Of(Tail);
 }
 
+/// <summary>A metric's tail probability in a window, with the expectation and standardised deviation it was judged by (null while warming up).</summary>
+public readonly record struct MetricReading(double Tail, double? Expected, double? Z);
+
 /// <summary>
 /// The online detectors of one entity × metric: the robust baseline's z-score, read against its fixed threshold (the tail
 /// is the alert tail at z = threshold and falls like a normal tail, log tail ∝ z²) and, with <see cref="BaselineCalibration.Likelihood"/>, also
-/// against the stream's own z distribution; a random cut forest over shingles of the window means, made a probability by
-/// its own <see cref="AnomalyLikelihood"/>; and a check against the range the metric has ever shown. Learns from every
-/// window it sees. A new entity is scored from its first windows by the baseline while the likelihoods learn.
+/// against the stream's own z distribution; where the metric follows a regular cycle (<see cref="SeasonalModel"/>), the
+/// cycle's expectation and residual z take the level baseline's place; a random cut forest over shingles of the window
+/// means (of the residuals, with a cycle), made a probability by its own <see cref="AnomalyLikelihood"/>; and a check
+/// against the range the metric has ever shown. Learns from every window it sees. A new entity is scored from its first
+/// windows by the baseline while the likelihoods and the cycle learn.
 /// </summary>
 internal sealed class MetricDetector
 {
     private readonly DetectionOptions _options;
     private readonly double _baselineThreshold;
-    private readonly RandomCutForest? _forest;
-    private readonly AnomalyLikelihood? _forestLikelihood;
+    private RandomCutForest? _forest;
+    private AnomalyLikelihood? _forestLikelihood;
+    private readonly ulong _seed;
+    // The cycle the forest's shingles were taken against: when it changes, the forest starts over on the new residuals.
+    private int _forestPeriod;
     private readonly AnomalyLikelihood? _baselineLikelihood;
+    // The seasonal residual's z has its own scale, so it is judged against its own history, not the level baseline's.
+    private readonly AnomalyLikelihood? _seasonalLikelihood;
+    private readonly SeasonalModel? _seasonal;
     private readonly double[] _shingle;
     private readonly double[] _point;
     private int _shingleNext;
@@ -29,46 +40,70 @@ internal sealed class MetricDetector
     private double _max = double.NegativeInfinity;
     private long _seen;
 
-    public MetricDetector(DetectionOptions options, double baselineThreshold, ulong seed)
+    public MetricDetector(DetectionOptions options, double baselineThreshold, int baselineWindows, ulong seed)
     {
         _options = options;
         _baselineThreshold = baselineThreshold;
         var forest = options.Forest;
         _shingle = new double[forest.ShingleSize];
         _point = new double[forest.ShingleSize];
+        _seed = seed;
         if (forest.Enabled)
-        {
-            _forest = new RandomCutForest(forest.ShingleSize, forest.Trees, forest.SampleSize, seed);
-            _forestLikelihood = new AnomalyLikelihood(options.Likelihood);
-        }
+            StartForest();
         if (options.UseBaseline)
             _baselineLikelihood = new AnomalyLikelihood(options.Likelihood);
+        if (options.Seasonal.Enabled)
+        {
+            _seasonal = new SeasonalModel(options.Seasonal, baselineWindows);
+            if (options.UseBaseline)
+                _seasonalLikelihood = new AnomalyLikelihood(options.Likelihood);
+        }
     }
+
+    /// <summary>The metric's cycle in windows while the seasonal model uses one; 0 otherwise.</summary>
+    public int Period => _seasonal?.Period ?? 0;
 
     private bool IsWarm => _seen >= _options.Likelihood.LearningPeriod;
 
     /// <summary>
-    /// Scores the window mean <paramref name="value"/> (with the baseline's z when the baseline had history) and learns it.
-    /// Returns the metric's upper-tail probability: small when the window is unusual.
+    /// Scores the window mean <paramref name="value"/> (with the baseline's z and expectation when the baseline had
+    /// history) and learns it. Where the metric follows a regular cycle, the seasonal model's expectation and z replace the
+    /// level baseline's, which would call every turn of the cycle unusual. Returns the metric's upper-tail probability
+    /// (small when the window is unusual) with the expectation and z it was judged by.
     /// </summary>
-    public double Update(double value, double? z)
+    public MetricReading Update(double value, double? baselineZ, double? baselineExpected)
     {
+        var z = baselineZ;
+        var expected = baselineExpected;
+        var likelihoodOfZ = _baselineLikelihood;
+        // With a cycle, the forest looks for shapes in what the cycle does not explain, so its every turn is not news.
+        var shape = value;
+        if (_seasonal?.Update(value) is { } seasonal)
+        {
+            (expected, z, likelihoodOfZ) = (seasonal.Expected, seasonal.Z, _seasonalLikelihood);
+            shape = value - seasonal.Expected;
+        }
+        if (_forest is not null && Period != _forestPeriod)
+        {
+            _forestPeriod = Period;
+            StartForest();
+        }
         var tails = 0;
         var smallest = 1.0;
-        if (_baselineLikelihood is not null && z is { } robustZ)
+        if (likelihoodOfZ is not null && z is { } robustZ)
         {
             // z / (z + threshold) is the baseline's raw score in [0, 1): 0.5 at its own alert threshold.
             var raw = robustZ / (robustZ + _baselineThreshold);
-            var likelihood = _baselineLikelihood.Update(raw);
+            var likelihood = likelihoodOfZ.Update(raw);
             // Like a normal tail, log(tail) falls with z²: at the baseline's threshold it is the alert tail, at half of it a fourth as surprising.
             var ratio = robustZ / _baselineThreshold;
             var fixedTail = Math.Min(0.5, Math.Pow(1 - _options.Threshold, ratio * ratio));
             // Likelihood: a large z must also be unusual for this stream's own z-scores (a cycle makes large z ordinary).
-            var tail = _options.Baseline == BaselineCalibration.Likelihood && _baselineLikelihood.IsWarm ? Math.Max(likelihood, fixedTail) : fixedTail;
+            var tail = _options.Baseline == BaselineCalibration.Likelihood && likelihoodOfZ.IsWarm ? Math.Max(likelihood, fixedTail) : fixedTail;
             smallest = Math.Min(smallest, tail);
             tails++;
         }
-        if (_forest is not null && ScoreShape(value) is { } displacement)
+        if (_forest is not null && ScoreShape(shape) is { } displacement)
         {
             // CoDisp counts displaced points, at most the sample size: as a share of it the raw score is in [0, 1].
             var tail = _forestLikelihood!.Update(Math.Min(1, displacement / _forest.SampleSize));
@@ -83,7 +118,7 @@ internal sealed class MetricDetector
         _min = Math.Min(_min, value);
         _max = Math.Max(_max, value);
         _seen++;
-        return combined;
+        return new MetricReading(combined, expected, z);
     }
 
     /// <summary>A mean beyond everything seen so far, by the tolerance share of the range, is anomalous at the threshold.</summary>
@@ -94,6 +129,15 @@ internal sealed class MetricDetector
             return 1;
         var excess = Math.Max(value - _max, _min - value) / range;
         return excess >= _options.RangeTolerance ? (1 - _options.Threshold) * _options.RangeTolerance / excess : 1;
+    }
+
+    private void StartForest()
+    {
+        var forest = _options.Forest;
+        _forest = new RandomCutForest(forest.ShingleSize, forest.Trees, forest.SampleSize, _seed);
+        _forestLikelihood = new AnomalyLikelihood(_options.Likelihood);
+        _shingleCount = 0;
+        _shingleNext = 0;
     }
 
     private double? ScoreShape(double value)

@@ -18,12 +18,14 @@ public sealed class OnlineWindowScorer : IWindowScorer
     private readonly DetectionOptions _options;
     private readonly RobustBaselineScorer _baseline;
     private readonly int _topContributors;
+    private readonly int _baselineWindows;
     private readonly Dictionary<string, Dictionary<string, MetricDetector>> _entities = new(StringComparer.Ordinal);
 
     public OnlineWindowScorer(BaselineOptions baseline, DetectionOptions options, int topContributors)
     {
         _options = options.Validated();
         _baseline = new RobustBaselineScorer(baseline);
+        _baselineWindows = baseline.HistoryWindows;
         _topContributors = topContributors;
     }
 
@@ -44,13 +46,13 @@ public sealed class OnlineWindowScorer : IWindowScorer
         {
             if (!metrics.TryGetValue(feature.Metric, out var detector))
             {
-                detector = new MetricDetector(_options, _baseline.Threshold, SeedOf(window.Entity, feature.Metric));
+                detector = new MetricDetector(_options, _baseline.Threshold, _baselineWindows, SeedOf(window.Entity, feature.Metric));
                 metrics[feature.Metric] = detector;
             }
-            var z = BaselineOf(baseline, feature.Metric);
-            var tail = detector.Update(feature.Mean, z?.Z);
-            if (z is { } scored)
-                verdicts.Add(new MetricVerdict(feature.Metric, tail, scored.Expected, feature.Mean, scored.Z));
+            var level = BaselineOf(baseline, feature.Metric);
+            var reading = detector.Update(feature.Mean, level?.Z, level?.Expected);
+            if (reading is { Expected: { } expected, Z: { } z })
+                verdicts.Add(new MetricVerdict(feature.Metric, reading.Tail, expected, feature.Mean, z));
         }
         if (verdicts.Count == 0)
             return null;

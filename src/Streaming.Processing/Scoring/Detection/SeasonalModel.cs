@@ -1,0 +1,234 @@
+namespace Streaming.Processing.Scoring.Detection;
+
+/// <summary>Settings of the seasonal model: how long a cycle it looks for and how regular a cycle must be to be used.</summary>
+public sealed record SeasonalOptions
+{
+    /// <summary>On by default: a metric without a regular cycle is scored by the level baseline exactly as before.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Longest cycle looked for, in windows (1,440 = a day of one-minute windows); memory is 3 × this many floats.</summary>
+    public int MaxPeriod { get; init; } = 1440;
+
+    /// <summary>Shortest cycle, in windows: shorter lags are the series' smoothness, not a cycle.</summary>
+    public int MinPeriod { get; init; } = 8;
+
+    /// <summary>Autocorrelation at the cycle's lag needed before the cycle replaces the level baseline.</summary>
+    public double MinCorrelation { get; init; } = 0.4;
+
+    /// <summary>
+    /// How much of the level baseline's error the cycle may leave: at 0.5 the last cycle must predict each window at least
+    /// twice as well as the mean of the recent windows (a daily cycle seen through one-minute windows usually does not).
+    /// </summary>
+    public double MaxErrorRatio { get; init; } = 0.5;
+
+    public SeasonalOptions Validated()
+    {
+        if (!(MaxErrorRatio is > 0 and <= 1))
+            throw new ArgumentException($"Detection:Seasonal:MaxErrorRatio must be in (0, 1], was {MaxErrorRatio}.");
+        if (MinPeriod < 2 || MaxPeriod < 2 * MinPeriod || MaxPeriod > 100_000)
+            throw new ArgumentException($"Detection:Seasonal needs 2 <= MinPeriod and 2 × MinPeriod <= MaxPeriod <= 100000, was {MinPeriod} and {MaxPeriod}.");
+        if (!(MinCorrelation is > 0 and < 1))
+            throw new ArgumentException($"Detection:Seasonal:MinCorrelation must be in (0, 1), was {MinCorrelation}.");
+        return this;
+    }
+}
+
+/// <summary>
+/// One metric's cycle: finds the dominant period of its window means by autocorrelation (the highest peak after the first
+/// zero crossing, so a smooth series' short lags do not count) and, while one holds, expects each window to repeat the
+/// same phase of the last cycles (the median of up to three, so one unusual day does not become the expectation). The
+/// residual is scaled by its own mean absolute size, learned with outliers clipped. A square wave's edges and a daily
+/// peak are then ordinary, while a peak that does not come, or a weekday that looks like a holiday, is not. Memory is
+/// fixed at 3 × <see cref="SeasonalOptions.MaxPeriod"/> floats.
+/// </summary>
+internal sealed class SeasonalModel
+{
+    // sqrt(pi/2): mean absolute deviation to sigma for normal residuals.
+    private const double MeanAbsoluteToSigma = 1.2533;
+    private const int Cycles = 3;
+    private const double CorrelationTolerance = 0.02;
+    // Windows between estimates of the cycle (or one cycle, if longer): the estimate costs O(history × MaxPeriod).
+    private const int EstimateEvery = 256;
+
+    private readonly SeasonalOptions _options;
+    // Grows by doubling up to its bound, then is a ring, so a metric that has seen little costs little.
+    private float[] _values = [];
+    private readonly int _capacity;
+    private int _next;
+    private int _count;
+    private long _seen;
+    private long _nextEstimate;
+    private double _meanAbsoluteResidual;
+
+    private readonly int _levelWindows;
+
+    /// <param name="levelWindows">Windows the level baseline averages over, which a cycle must predict better than.</param>
+    public SeasonalModel(SeasonalOptions options, int levelWindows)
+    {
+        _options = options.Validated();
+        _levelWindows = Math.Max(1, levelWindows);
+        _capacity = Cycles * options.MaxPeriod;
+        _nextEstimate = EstimateEvery;
+    }
+
+    public static long BytesFor(SeasonalOptions options) => options.Enabled ? (long)Cycles * options.MaxPeriod * sizeof(float) : 0;
+
+    /// <summary>The cycle in use, in windows; 0 while none is regular enough.</summary>
+    public int Period { get; private set; }
+
+    /// <summary>
+    /// The seasonal expectation of <paramref name="value"/> and its standardised residual when a cycle holds (null
+    /// otherwise), then learns the value.
+    /// </summary>
+    public (double Expected, double Z)? Update(double value)
+    {
+        (double, double)? verdict = null;
+        if (Period > 0 && Expectation(Period) is { } expected)
+        {
+            var residual = Math.Abs(value - expected);
+            // A cycle that repeats exactly has no residual spread at all; a floor relative to the level keeps z finite.
+            var sigma = Math.Max(MeanAbsoluteToSigma * _meanAbsoluteResidual, 1e-3 * Math.Max(1.0, Math.Abs(expected)));
+            verdict = (expected, residual / sigma);
+            LearnResidual(residual);
+        }
+        Remember(value);
+        if (++_seen >= _nextEstimate)
+        {
+            var period = EstimatePeriod();
+            if (period != Period)
+            {
+                Period = period;
+                _meanAbsoluteResidual = period > 0 ? MeanAbsoluteResidualOver(period) : 0;
+            }
+            _nextEstimate = _seen + Math.Max(EstimateEvery, Period);
+        }
+        return verdict;
+    }
+
+    // An exponential mean with a memory of a few cycles; a residual beyond 5× the current mean is clipped, so an incident does not teach it that incidents are ordinary.
+    private void LearnResidual(double residual)
+    {
+        var clipped = _meanAbsoluteResidual > 0 ? Math.Min(residual, 5 * _meanAbsoluteResidual) : residual;
+        _meanAbsoluteResidual += (clipped - _meanAbsoluteResidual) / (3.0 * Period);
+    }
+
+    // How far each remembered window was from the mean of the level windows before it: the level baseline's error.
+    private double MeanAbsoluteDeviationFromRecentLevel()
+    {
+        var window = _levelWindows;
+        if (_count <= window)
+            return double.PositiveInfinity;
+        var sum = 0.0;
+        for (var lag = _count; lag > _count - window; lag--)
+            sum += Back(lag);
+        var total = 0.0;
+        for (var lag = _count - window; lag >= 1; lag--)
+        {
+            total += Math.Abs(Back(lag) - sum / window);
+            sum += Back(lag) - Back(lag + window);
+        }
+        return total / (_count - window);
+    }
+
+    // How far each remembered window was from the same phase one cycle earlier: the residual scale a new cycle starts with.
+    private double MeanAbsoluteResidualOver(int period)
+    {
+        var pairs = Math.Min(_count - period, Cycles * period);
+        var sum = 0.0;
+        for (var lag = 1; lag <= pairs; lag++)
+            sum += Math.Abs(Back(lag) - Back(lag + period));
+        return pairs > 0 ? sum / pairs : 0;
+    }
+
+    /// <summary>The median of the same phase in the last (up to three) cycles.</summary>
+    private double? Expectation(int period)
+    {
+        var available = Math.Min(Cycles, _count / period);
+        if (available == 0)
+            return null;
+        Span<double> phases = stackalloc double[Cycles];
+        for (var k = 1; k <= available; k++)
+            phases[k - 1] = Back(k * period);
+        var used = phases[..available];
+        used.Sort();
+        return available == 2 ? (used[0] + used[1]) / 2 : used[available / 2];
+    }
+
+    // The value that many windows before the next one (1 = the latest).
+    private double Back(int lag) => _values[(_next - lag + _values.Length * 2) % _values.Length];
+
+    private void Remember(double value)
+    {
+        if (_count < _capacity)
+        {
+            if (_count == _values.Length)
+            {
+                var grown = new float[Math.Min(_capacity, Math.Max(64, 2 * _values.Length))];
+                _values.AsSpan(0, _count).CopyTo(grown);
+                _values = grown;
+            }
+            _values[_count++] = (float)value;
+            _next = _count % _values.Length;
+            return;
+        }
+        _values[_next] = (float)value;
+        _next = (_next + 1) % _values.Length;
+    }
+
+    /// <summary>The lag of the highest autocorrelation peak after the first zero crossing, if it reaches the minimum; else 0.</summary>
+    private int EstimatePeriod()
+    {
+        var n = _count;
+        // A cycle counts once it has been seen three times over: fewer turns of noise correlate by chance.
+        var maxLag = Math.Min(_options.MaxPeriod, n / Cycles);
+        if (maxLag < _options.MinPeriod)
+            return 0;
+        var series = new double[n];
+        var mean = 0.0;
+        for (var i = 0; i < n; i++)
+        {
+            series[i] = Back(n - i);
+            mean += series[i];
+        }
+        mean /= n;
+        var variance = 0.0;
+        for (var i = 0; i < n; i++)
+        {
+            series[i] -= mean;
+            variance += series[i] * series[i];
+        }
+        variance /= n;
+        if (!(variance > 0))
+            return 0;
+        var correlations = new double[maxLag + 1];
+        var crossedAt = 0;
+        var best = 0.0;
+        for (var lag = 1; lag <= maxLag; lag++)
+        {
+            var sum = 0.0;
+            for (var i = 0; i + lag < n; i++)
+                sum += series[i] * series[i + lag];
+            correlations[lag] = sum / (n - lag) / variance;
+            if (crossedAt == 0 && correlations[lag] <= 0)
+                crossedAt = lag;
+            else if (crossedAt > 0 && lag >= _options.MinPeriod)
+                best = Math.Max(best, correlations[lag]);
+        }
+        if (crossedAt == 0 || best < _options.MinCorrelation)
+            return 0;
+        // Multiples of a cycle correlate as well as the cycle itself: take the first peak as good as the best.
+        for (var lag = Math.Max(crossedAt, _options.MinPeriod); lag <= maxLag; lag++)
+        {
+            if (correlations[lag] < best - CorrelationTolerance)
+                continue;
+            while (lag < maxLag && correlations[lag + 1] >= correlations[lag])
+                lag++;
+            // Still rising at the longest lag the history allows: a longer cycle seen in part, not this one.
+            if (lag == maxLag)
+                return 0;
+            // The cycle is used only where it predicts the metric clearly better than its recent level does.
+            return MeanAbsoluteResidualOver(lag) <= _options.MaxErrorRatio * MeanAbsoluteDeviationFromRecentLevel() ? lag : 0;
+        }
+        return 0;
+    }
+}
