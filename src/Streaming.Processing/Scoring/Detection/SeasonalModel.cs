@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Streaming.Processing.Scoring.Detection;
 
 /// <summary>Settings of the seasonal model: how long a cycle it looks for and how regular a cycle must be to be used.</summary>
@@ -49,6 +51,8 @@ internal sealed class SeasonalModel
     private const double CorrelationTolerance = 0.02;
     // Windows between estimates of the cycle (or one cycle, if longer): the estimate costs O(history × MaxPeriod).
     private const int EstimateEvery = 256;
+    // Lags searched at block resolution before the peak is refined at full resolution.
+    private const int CoarseLags = 128;
 
     private readonly SeasonalOptions _options;
     // Grows by doubling up to its bound, then is a ring, so a metric that has seen little costs little.
@@ -175,7 +179,12 @@ internal sealed class SeasonalModel
         _next = (_next + 1) % _values.Length;
     }
 
-    /// <summary>The lag of the highest autocorrelation peak after the first zero crossing, if it reaches the minimum; else 0.</summary>
+    /// <summary>
+    /// The lag of the first autocorrelation peak after the first zero crossing that is about as high as the highest, if it
+    /// reaches the minimum and the cycle predicts better than the level; else 0. The search runs on block means (at most
+    /// ~128 lags), then refines around the peak at full resolution, so an estimate costs O(history × 128), not
+    /// O(history × MaxPeriod).
+    /// </summary>
     private int EstimatePeriod()
     {
         var n = _count;
@@ -183,52 +192,104 @@ internal sealed class SeasonalModel
         var maxLag = Math.Min(_options.MaxPeriod, n / Cycles);
         if (maxLag < _options.MinPeriod)
             return 0;
-        var series = new double[n];
-        var mean = 0.0;
-        for (var i = 0; i < n; i++)
+        var buffer = ArrayPool<double>.Shared.Rent(n);
+        try
         {
-            series[i] = Back(n - i);
-            mean += series[i];
-        }
-        mean /= n;
-        var variance = 0.0;
-        for (var i = 0; i < n; i++)
-        {
-            series[i] -= mean;
-            variance += series[i] * series[i];
-        }
-        variance /= n;
-        if (!(variance > 0))
-            return 0;
-        var correlations = new double[maxLag + 1];
-        var crossedAt = 0;
-        var best = 0.0;
-        for (var lag = 1; lag <= maxLag; lag++)
-        {
-            var sum = 0.0;
-            for (var i = 0; i + lag < n; i++)
-                sum += series[i] * series[i + lag];
-            correlations[lag] = sum / (n - lag) / variance;
-            if (crossedAt == 0 && correlations[lag] <= 0)
-                crossedAt = lag;
-            else if (crossedAt > 0 && lag >= _options.MinPeriod)
-                best = Math.Max(best, correlations[lag]);
-        }
-        if (crossedAt == 0 || best < _options.MinCorrelation)
-            return 0;
-        // Multiples of a cycle correlate as well as the cycle itself: take the first peak as good as the best.
-        for (var lag = Math.Max(crossedAt, _options.MinPeriod); lag <= maxLag; lag++)
-        {
-            if (correlations[lag] < best - CorrelationTolerance)
-                continue;
-            while (lag < maxLag && correlations[lag + 1] >= correlations[lag])
-                lag++;
-            // Still rising at the longest lag the history allows: a longer cycle seen in part, not this one.
-            if (lag == maxLag)
+            var series = buffer.AsSpan(0, n);
+            for (var i = 0; i < n; i++)
+                series[i] = Back(n - i);
+            var block = Math.Max(1, maxLag / CoarseLags);
+            var coarseLag = CoarsePeak(series, block, maxLag / block, (_options.MinPeriod + block - 1) / block);
+            if (coarseLag == 0)
                 return 0;
-            // The cycle is used only where it predicts the metric clearly better than its recent level does.
+            Center(series);
+            var variance = Correlation(series, 0);
+            if (!(variance > 0))
+                return 0;
+            var (lag, correlation) = (0, double.NegativeInfinity);
+            for (var candidate = Math.Max(_options.MinPeriod, (coarseLag - 1) * block); candidate <= Math.Min(maxLag, (coarseLag + 1) * block); candidate++)
+            {
+                var c = Correlation(series, candidate) / variance;
+                if (c > correlation)
+                    (lag, correlation) = (candidate, c);
+            }
+            // The cycle is used only where it is regular at full resolution and predicts the metric clearly better than its recent level does.
+            if (correlation < _options.MinCorrelation || lag >= maxLag)
+                return 0;
             return MeanAbsoluteResidualOver(lag) <= _options.MaxErrorRatio * MeanAbsoluteDeviationFromRecentLevel() ? lag : 0;
         }
-        return 0;
+        finally
+        {
+            ArrayPool<double>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The peak lag (in blocks) of the block means' autocorrelation, or 0 when there is none.</summary>
+    private int CoarsePeak(ReadOnlySpan<double> series, int block, int maxLag, int minLag)
+    {
+        var m = series.Length / block;
+        var buffer = ArrayPool<double>.Shared.Rent(m + maxLag + 1);
+        try
+        {
+            var means = buffer.AsSpan(0, m);
+            for (var j = 0; j < m; j++)
+            {
+                var sum = 0.0;
+                for (var k = 0; k < block; k++)
+                    sum += series[j * block + k];
+                means[j] = sum / block;
+            }
+            Center(means);
+            var variance = Correlation(means, 0);
+            if (!(variance > 0))
+                return 0;
+            var correlations = buffer.AsSpan(m, maxLag + 1);
+            var crossedAt = 0;
+            var best = 0.0;
+            for (var lag = 1; lag <= maxLag; lag++)
+            {
+                correlations[lag] = Correlation(means, lag) / variance;
+                if (crossedAt == 0 && correlations[lag] <= 0)
+                    crossedAt = lag;
+                else if (crossedAt > 0 && lag >= minLag)
+                    best = Math.Max(best, correlations[lag]);
+            }
+            if (crossedAt == 0 || best < _options.MinCorrelation)
+                return 0;
+            // Multiples of a cycle correlate as well as the cycle itself: take the first peak as good as the best.
+            for (var lag = Math.Max(crossedAt, minLag); lag <= maxLag; lag++)
+            {
+                if (correlations[lag] < best - CorrelationTolerance)
+                    continue;
+                while (lag < maxLag && correlations[lag + 1] >= correlations[lag])
+                    lag++;
+                // Still rising at the longest lag the history allows: a longer cycle seen in part, not this one.
+                return lag == maxLag ? 0 : lag;
+            }
+            return 0;
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(buffer);
+        }
+    }
+
+    private static void Center(Span<double> values)
+    {
+        var mean = 0.0;
+        foreach (var v in values)
+            mean += v;
+        mean /= values.Length;
+        for (var i = 0; i < values.Length; i++)
+            values[i] -= mean;
+    }
+
+    /// <summary>The mean product of the centred series with itself <paramref name="lag"/> steps on (the variance at lag 0).</summary>
+    private static double Correlation(ReadOnlySpan<double> centred, int lag)
+    {
+        var sum = 0.0;
+        for (var i = 0; i + lag < centred.Length; i++)
+            sum += centred[i] * centred[i + lag];
+        return sum / (centred.Length - lag);
     }
 }
