@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using Dapper;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -43,15 +44,9 @@ internal static class DatabaseMigrator
                 )
                 """, cancellationToken);
 
-            var applied = new Dictionary<int, string>();
-            await using (var cmd = new NpgsqlCommand("SELECT version, checksum FROM schema_migrations", connection))
-            await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken))
-            {
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    applied[reader.GetInt32(0)] = reader.GetString(1);
-                }
-            }
+            var applied = (await connection.QueryAsync<(int Version, string Checksum)>(new CommandDefinition(
+                    "SELECT version, checksum FROM schema_migrations", cancellationToken: cancellationToken)))
+                .ToDictionary(m => m.Version, m => m.Checksum);
 
             var migrations = LoadMigrations();
             foreach (var migration in migrations)

@@ -1,3 +1,4 @@
+using Dapper;
 using Npgsql;
 
 namespace Streaming.Storage;
@@ -24,36 +25,24 @@ internal sealed record StorageCapabilities(
 
     internal static async Task<StorageCapabilities> DetectAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        string? version;
-        await using (var cmd = new NpgsqlCommand("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", connection))
-        {
-            version = await cmd.ExecuteScalarAsync(cancellationToken) as string;
-        }
-
+        var version = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'", cancellationToken: cancellationToken));
         if (version is null)
         {
             return PlainPostgres;
         }
 
-        // Each flag reflects what migration 003 managed to create, i.e. what the server accepted.
+        // Each flag reflects what migration 003 managed to create, i.e. what the server accepted. The columns are the
+        // constructor's parameters, in order, so Dapper builds the record itself.
         const string Sql = """
-            SELECT coalesce(current_setting('timescaledb.license', true), 'unknown'),
-                   EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'metrics'),
-                   (SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_name IN ('metrics_1m', 'metrics_1h')) = 2,
-                   (SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate') >= 2,
-                   coalesce((SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'metrics'), false),
-                   EXISTS (SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'metrics')
+            SELECT @Version AS TimescaleVersion,
+                   coalesce(current_setting('timescaledb.license', true), 'unknown') AS License,
+                   EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'metrics') AS HasHypertables,
+                   (SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_name IN ('metrics_1m', 'metrics_1h')) = 2 AS HasContinuousAggregates,
+                   (SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate') >= 2 AS HasRefreshPolicies,
+                   coalesce((SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'metrics'), false) AS HasCompression,
+                   EXISTS (SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'metrics') AS HasRetentionPolicies
             """;
-        await using var query = new NpgsqlCommand(Sql, connection);
-        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return new StorageCapabilities(
-            version,
-            reader.GetString(0),
-            reader.GetBoolean(1),
-            reader.GetBoolean(2),
-            reader.GetBoolean(3),
-            reader.GetBoolean(4),
-            reader.GetBoolean(5));
+        return await connection.QuerySingleAsync<StorageCapabilities>(new CommandDefinition(Sql, new { Version = version }, cancellationToken: cancellationToken));
     }
 }

@@ -1,6 +1,7 @@
 using System.Data;
 using System.Diagnostics;
 using System.Net.Sockets;
+using Dapper;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
@@ -125,16 +126,11 @@ internal sealed class TimescaleWriter
         string consumerGroup, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(consumerGroup);
-        var result = new Dictionary<(string Topic, int Partition), string?>();
-        await using var cmd = _dataSource.CreateCommand("SELECT topic, partition, cluster_id FROM sink_offsets WHERE consumer_group = @g");
-        cmd.Parameters.Add(new NpgsqlParameter<string>("g", NpgsqlDbType.Text) { TypedValue = consumerGroup });
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            result[(reader.GetString(0), reader.GetInt32(1))] = reader.IsDBNull(2) ? null : reader.GetString(2);
-        }
-
-        return result;
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string Topic, int Partition, string? ClusterId)>(new CommandDefinition(
+            "SELECT topic, partition, cluster_id FROM sink_offsets WHERE consumer_group = @Group", new { Group = consumerGroup },
+            cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => (r.Topic, r.Partition), r => r.ClusterId);
     }
 
     /// <summary>Forgets the group's stored offsets (`streaming reset-sink-offsets`): its sink then reads its topics from the beginning.</summary>
@@ -151,17 +147,11 @@ internal sealed class TimescaleWriter
         string consumerGroup, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(consumerGroup);
-        var result = new Dictionary<(string Topic, int Partition), long>();
-        await using var cmd = _dataSource.CreateCommand(
-            "SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = @g");
-        cmd.Parameters.Add(new NpgsqlParameter<string>("g", NpgsqlDbType.Text) { TypedValue = consumerGroup });
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            result[(reader.GetString(0), reader.GetInt32(1))] = reader.GetInt64(2);
-        }
-
-        return result;
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(string Topic, int Partition, long NextOffset)>(new CommandDefinition(
+            "SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = @Group", new { Group = consumerGroup },
+            cancellationToken: cancellationToken));
+        return rows.ToDictionary(r => (r.Topic, r.Partition), r => r.NextOffset);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Npgsql;
 using Streaming.Host.Cli;
 
 namespace Streaming.IntegrationTests;
@@ -36,5 +37,38 @@ public sealed class DemoVerdictTests
 
         var featuresMissing = DemoCommand.Shortfalls(new DemoCommand.DemoTally(1_000, 0, 1_000, 0, new Dictionary<string, long>(), 50, 1_000, 20));
         Assert.That(featuresMissing, Is.EqualTo(new[] { "30 of 50 closed windows' features were not written to the database." }));
+    }
+}
+
+/// <summary>The demo's closing lines read the newest alerts and predictions back from the database with their explanations.</summary>
+public sealed class DemoSummaryTests
+{
+    [Test]
+    public async Task Latest_open_alert_and_prediction_are_printed_with_their_explanations()
+    {
+        var (dataSource, _) = await TrainFromHistoryTests.OpenAsync(TestStack.UniqueName("demo_summary"));
+        await using var _ = dataSource;
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO alerts (alert_id, time, entity, kind, status, severity, score, threshold, model, model_version, top_metric, payload)
+            VALUES (gen_random_uuid(), now(), 'web-3', 'anomaly', 'open', 'critical', 9.5, 6, 'ensemble', '1', 'cpu_usage',
+                    '{"contributors":[{"metric":"cpu_usage","share":0.8,"expected":41.5,"actual":97}]}'),
+                   (gen_random_uuid(), now() - interval '1 minute', 'web-4', 'anomaly', 'resolved', 'warning', 1, 6, 'ensemble', '1', NULL, '{"contributors":[]}');
+            INSERT INTO predictions (time, entity, model, model_version, time_to_downtime_seconds, p_5m, p_15m, p_30m, top_metric, payload)
+            VALUES (now(), 'press-7', 'downtime', '1', 600, 0.1, 0.5, 0.9, 'vibration', '{"status":"open"}'),
+                   (now() - interval '1 minute', 'press-8', 'downtime', '1', NULL, 0, 0.02, 0.05, NULL, '{"status":"resolved"}');
+            """, connection))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+        var output = new StringWriter();
+
+        await DemoCommand.PrintLatestAsync(connection, output);
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(5), output.ToString());
+        Assert.That(lines[1], Is.EqualTo("web-3 open critical 9.50/6.00: cpu_usage 80 % (41.5 → 97)"), "only open anomaly alerts");
+        Assert.That(lines[3], Is.EqualTo("press-7 open 10 %/50 %/90 %, down in ~10 min, driven by vibration"));
+        Assert.That(lines[4], Is.EqualTo("press-8 resolved 0 %/2 %/5 %, down in ~?, driven by ?"));
     }
 }

@@ -60,8 +60,7 @@ public sealed class DriftMonitorTests
         var (_, shifted, _) = await RunAsync("drift_metric", samples.Where(s => s.TimestampMs < live.AddHours(3).ToUnixTimeMilliseconds()).ToList());
         using var __ = shifted;
         Assert.That(shifted.Drift("ensemble", "drift-1", "cpu_usage.mean"), Is.GreaterThan(new StreamingSettings().Drift.Threshold));
-        using var exporter = new PrometheusExporter(m => ReferenceEquals(m, shifted.Meter));
-        Assert.That(exporter.Collect(), Does.Contain("streaming_model_drift{feature=\"cpu_usage.mean\",model=\"ensemble\",version=\"drift-1\"}"));
+        Assert.That(await shifted.ExpositionAsync(), Does.Contain("streaming_model_drift{model=\"ensemble\",version=\"drift-1\",feature=\"cpu_usage.mean\"}"));
     }
 
     [Test]

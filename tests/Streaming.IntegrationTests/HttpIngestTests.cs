@@ -164,6 +164,9 @@ public sealed class HttpIngestTests
         Assert.That(bearer.Status, Is.EqualTo(HttpStatusCode.Accepted));
         Assert.That(header.Status, Is.EqualTo(HttpStatusCode.Accepted));
         Assert.That(metrics.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(metrics.Content.Headers.ContentType?.ToString(), Is.EqualTo("text/plain; version=0.0.4; charset=utf-8"));
+        Assert.That(await metrics.Content.ReadAsStringAsync(), Does.Contain("streaming_http_requests_total{route=\"/api/v1/metrics\",status=\"401\"} 3"),
+            "the three rejected posts counted (the rejected score call has its own route label)");
         Assert.That(live.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(api.ReadTopic(), Has.Count.EqualTo(2), "only the authorised requests published");
     }
@@ -300,15 +303,13 @@ public sealed class HttpIngestTests
     private sealed class ApiUnderTest : IAsyncDisposable
     {
         private readonly PipelineCounters _counters;
-        private readonly PrometheusExporter _exporter;
         private readonly KafkaReadinessCheck _kafkaCheck;
         private readonly HttpServer _server;
 
-        private ApiUnderTest(StreamingSettings settings, PipelineCounters counters, PrometheusExporter exporter, KafkaReadinessCheck kafkaCheck, HttpServer server)
+        private ApiUnderTest(StreamingSettings settings, PipelineCounters counters, KafkaReadinessCheck kafkaCheck, HttpServer server)
         {
             Settings = settings;
             _counters = counters;
-            _exporter = exporter;
             _kafkaCheck = kafkaCheck;
             _server = server;
             Client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(30) };
@@ -328,15 +329,14 @@ public sealed class HttpIngestTests
             settings.Validated();
             await TestStack.Kafka.EnsureTopicsAsync([settings.Topics.Telemetry]);
             var counters = new PipelineCounters();
-            var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             var kafkaCheck = new KafkaReadinessCheck(TestStack.Kafka);
             scorer ??= new BaselineWindowScorer(settings.Baseline, settings.Detection, settings.Alerts.TopContributors);
             var checks = new List<IReadinessCheck> { kafkaCheck, new ModelReadinessCheck(scorer) };
             if (extraCheck is not null)
                 checks.Add(extraCheck);
-            var services = new HttpServices(exporter, new Readiness(checks, TimeSpan.FromSeconds(5)), counters, TestStack.Kafka, scorer);
+            var services = new HttpServices(new Readiness(checks, TimeSpan.FromSeconds(5)), counters, TestStack.Kafka, scorer);
             var server = await HttpServer.StartAsync(settings, services, TimeProvider.System, TestStack.Loggers, CancellationToken.None);
-            return new ApiUnderTest(settings, counters, exporter, kafkaCheck, server);
+            return new ApiUnderTest(settings, counters, kafkaCheck, server);
         }
 
         public async Task<(HttpStatusCode Status, JsonDocument Json)> PostAsync(string path, string body, Action<HttpRequestMessage>? configure = null)
@@ -388,7 +388,6 @@ public sealed class HttpIngestTests
             Client.Dispose();
             await _server.DisposeAsync();
             _kafkaCheck.Dispose();
-            _exporter.Dispose();
             _counters.Dispose();
         }
     }

@@ -21,7 +21,7 @@ using Streaming.Kafka;
 namespace Streaming.Host.Api;
 
 /// <summary>What the HTTP server serves; the API parts are null in processes without the api role.</summary>
-internal sealed record HttpServices(PrometheusExporter Exporter, Readiness Readiness, PipelineCounters Counters, KafkaCluster? Kafka, IWindowScorer? Scorer);
+internal sealed record HttpServices(Readiness Readiness, PipelineCounters Counters, KafkaCluster? Kafka, IWindowScorer? Scorer);
 
 /// <summary>
 /// Kestrel serving <c>/metrics</c>, <c>/health/live</c>, <c>/health/ready</c> and, with the api role,
@@ -30,6 +30,8 @@ internal sealed record HttpServices(PrometheusExporter Exporter, Readiness Readi
 /// </summary>
 internal sealed partial class HttpServer : IAsyncDisposable
 {
+    internal const string PrometheusTextContentType = "text/plain; version=0.0.4; charset=utf-8";
+
     private readonly WebApplication _app;
     private readonly IProducer<string, byte[]>? _producer;
 
@@ -78,10 +80,11 @@ internal sealed partial class HttpServer : IAsyncDisposable
             services.Counters.AddHttpRequest(RouteLabel(path), context.Response.StatusCode);
         });
 
+        // prometheus-net renders the pipeline's own registry in the text format Prometheus scrapes (version 0.0.4).
         app.MapGet("/metrics", async context =>
         {
-            context.Response.ContentType = PrometheusExporter.ContentType;
-            await context.Response.WriteAsync(services.Exporter.Collect(), context.RequestAborted).ConfigureAwait(false);
+            context.Response.ContentType = PrometheusTextContentType;
+            await services.Counters.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
         });
         app.MapGet("/health/live", context => WriteJsonAsync(context, 200, w => w.WriteString("status", "live")));
         app.MapGet("/health/ready", async context =>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Dapper;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Streaming.Host.Configuration;
@@ -217,7 +218,7 @@ internal static class DemoCommand
             var rows = (long)(await count.ExecuteScalarAsync().ConfigureAwait(false))!;
             Console.WriteLine($"    {table,-16}{rows,12:N0}");
         }
-        await PrintLatestAsync(connection).ConfigureAwait(false);
+        await PrintLatestAsync(connection, Console.Out).ConfigureAwait(false);
         if (!drained)
             Console.WriteLine("  WARNING: the pipeline had not caught up within 60 s of the end; see the counts above.");
         foreach (var shortfall in shortfalls)
@@ -286,34 +287,35 @@ internal static class DemoCommand
     }
 
     /// <summary>The newest alerts and downtime predictions with their explanations, as an operator would read them.</summary>
-    private static async Task PrintLatestAsync(NpgsqlConnection connection)
+    internal static async Task PrintLatestAsync(NpgsqlConnection connection, TextWriter output)
     {
-        Console.WriteLine("  latest anomaly alerts (entity, status, score/threshold, top metrics: share, expected → actual):");
-        await using (var alerts = new NpgsqlCommand("""
-            SELECT entity, status, severity, score, threshold, payload->'contributors' FROM alerts
+        output.WriteLine("  latest anomaly alerts (entity, status, score/threshold, top metrics: share, expected → actual):");
+        var alerts = await connection.QueryAsync<LatestAlert>("""
+            SELECT entity, status, severity, score, threshold, payload->>'contributors' AS contributors FROM alerts
             WHERE kind = 'anomaly' AND status = 'open' ORDER BY time DESC LIMIT 5
-            """, connection))
-        await using (var reader = await alerts.ExecuteReaderAsync().ConfigureAwait(false))
+            """).ConfigureAwait(false);
+        foreach (var alert in alerts)
         {
-            while (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                var contributors = System.Text.Json.JsonDocument.Parse(reader.GetString(5)).RootElement.EnumerateArray()
-                    .Select(c => $"{c.GetProperty("metric").GetString()} {c.GetProperty("share").GetDouble():P0} ({c.GetProperty("expected").GetDouble():0.##} → {c.GetProperty("actual").GetDouble():0.##})");
-                Console.WriteLine($"    {reader.GetString(0)} {reader.GetString(1)} {reader.GetString(2)} {reader.GetDouble(3):0.00}/{reader.GetDouble(4):0.00}: {string.Join(", ", contributors)}");
-            }
+            var contributors = System.Text.Json.JsonDocument.Parse(alert.Contributors).RootElement.EnumerateArray()
+                .Select(c => $"{c.GetProperty("metric").GetString()} {c.GetProperty("share").GetDouble():P0} ({c.GetProperty("expected").GetDouble():0.##} → {c.GetProperty("actual").GetDouble():0.##})");
+            output.WriteLine($"    {alert.Entity} {alert.Status} {alert.Severity} {alert.Score:0.00}/{alert.Threshold:0.00}: {string.Join(", ", contributors)}");
         }
-        Console.WriteLine("  latest downtime predictions (entity, status, P(down within 5/15/30 min), estimated time to downtime, top metric):");
-        await using var predictions = new NpgsqlCommand("""
-            SELECT entity, payload->>'status', p_5m, p_15m, p_30m, time_to_downtime_seconds, top_metric FROM predictions
-            ORDER BY time DESC LIMIT 5
-            """, connection);
-        await using var rows = await predictions.ExecuteReaderAsync().ConfigureAwait(false);
-        while (await rows.ReadAsync().ConfigureAwait(false))
+        output.WriteLine("  latest downtime predictions (entity, status, P(down within 5/15/30 min), estimated time to downtime, top metric):");
+        var predictions = await connection.QueryAsync<LatestPrediction>("""
+            SELECT entity, payload->>'status' AS status, p_5m AS P5m, p_15m AS P15m, p_30m AS P30m,
+                   time_to_downtime_seconds AS TimeToDowntimeSeconds, top_metric AS TopMetric
+            FROM predictions ORDER BY time DESC LIMIT 5
+            """).ConfigureAwait(false);
+        foreach (var p in predictions)
         {
-            var eta = rows.IsDBNull(5) ? "?" : $"{rows.GetDouble(5) / 60:0} min";
-            Console.WriteLine($"    {rows.GetString(0)} {rows.GetString(1)} {rows.GetDouble(2):P0}/{rows.GetDouble(3):P0}/{rows.GetDouble(4):P0}, down in ~{eta}, driven by {(rows.IsDBNull(6) ? "?" : rows.GetString(6))}");
+            var eta = p.TimeToDowntimeSeconds is { } seconds ? $"{seconds / 60:0} min" : "?";
+            output.WriteLine($"    {p.Entity} {p.Status} {p.P5m:P0}/{p.P15m:P0}/{p.P30m:P0}, down in ~{eta}, driven by {p.TopMetric ?? "?"}");
         }
     }
+
+    private sealed record LatestAlert(string Entity, string Status, string Severity, double Score, double Threshold, string Contributors);
+
+    private sealed record LatestPrediction(string Entity, string Status, double P5m, double P15m, double P30m, double? TimeToDowntimeSeconds, string? TopMetric);
 
     private static string Format(IReadOnlyDictionary<string, long> counts) =>
         counts.Count == 0 ? "" : "(" + string.Join(", ", counts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value:N0}")) + ")";

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -137,7 +136,7 @@ internal sealed class LoadRun
         _progress.WriteLine($"  Models    {modelText}");
 
         using var counters = new PipelineCounters();
-        using var lag = new LagSampler(counters);
+        var lag = new LagSampler(counters);
         using var workers = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var processor = new ProcessorWorker(_settings, runtime.Kafka, counters, _clock, _loggers.CreateLogger<ProcessorWorker>(), models: models);
         var sink = new SinkWorker(_settings, runtime.Kafka, runtime.Writer, counters, _clock, _loggers.CreateLogger<SinkWorker>());
@@ -458,49 +457,20 @@ internal sealed class SinkProgress
     }
 }
 
-/// <summary>Sums the workers' own consumer-lag gauges (per role, over partitions) and keeps the maximum seen.</summary>
-internal sealed class LagSampler : IDisposable
+/// <summary>Reads the workers' own consumer lag (per role, summed over partitions) and keeps the maximum seen.</summary>
+internal sealed class LagSampler(PipelineCounters counters)
 {
-    private readonly MeterListener _listener = new();
-    private long _processor;
-    private long _sink;
-
-    public LagSampler(PipelineCounters counters)
-    {
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (ReferenceEquals(instrument.Meter, counters.Meter) && instrument.Name == "streaming_consumer_lag")
-                listener.EnableMeasurementEvents(instrument);
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key != "role")
-                    continue;
-                if (tag.Value is "processor")
-                    _processor += value;
-                else if (tag.Value is "sink")
-                    _sink += value;
-            }
-        });
-        _listener.Start();
-    }
-
     public LagValues Current { get; private set; }
 
     public LagValues Max { get; private set; }
 
     public void Sample()
     {
-        _processor = 0;
-        _sink = 0;
-        _listener.RecordObservableInstruments();
-        Current = new LagValues(_processor, _sink);
-        Max = new LagValues(Math.Max(Max.Processor, _processor), Math.Max(Max.Sink, _sink));
+        var processor = counters.ConsumerLag("processor");
+        var sink = counters.ConsumerLag("sink");
+        Current = new LagValues(processor, sink);
+        Max = new LagValues(Math.Max(Max.Processor, processor), Math.Max(Max.Sink, sink));
     }
-
-    public void Dispose() => _listener.Dispose();
 }
 
 internal readonly record struct LagValues(long Processor, long Sink);

@@ -170,7 +170,6 @@ internal static class RunCommand
         try
         {
             using var counters = new PipelineCounters();
-            using var exporter = new PrometheusExporter(m => ReferenceEquals(m, counters.Meter));
             using var kafkaCheck = new KafkaReadinessCheck(kafka);
             // The processor and the api score with the registry's active model bundle and follow activations (hot reload).
             ModelWatcher? watcher = null;
@@ -211,7 +210,7 @@ internal static class RunCommand
             var api = roles.HasFlag(Roles.Api);
             if (api)
                 counters.SetActiveModel(scorer.Model, scorer.Version);
-            var services = new HttpServices(exporter, new Readiness(checks, TimeSpan.FromSeconds(3)), counters, api ? kafka : null, api ? scorer : null);
+            var services = new HttpServices(new Readiness(checks, TimeSpan.FromSeconds(3)), counters, api ? kafka : null, api ? scorer : null);
             await using var server = await HttpServer.StartAsync(settings, services, clock, loggers, stop).ConfigureAwait(false);
 
             Console.WriteLine($"Streaming roles: {roles.ToString().ToLowerInvariant()}");

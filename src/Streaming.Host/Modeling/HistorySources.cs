@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using Dapper;
 using Npgsql;
-using NpgsqlTypes;
 using Streaming.Contracts;
 using Streaming.Host.Cli;
+using Streaming.Storage;
 
 namespace Streaming.Host.Modeling;
 
@@ -30,79 +31,74 @@ internal sealed record HistoryQuery(DateTimeOffset? Since, DateTimeOffset? Until
 /// </summary>
 internal static class HistorySources
 {
+    static HistorySources() => DapperTypes.Register();
+
     /// <summary>Rows in the range, for the progress bar.</summary>
     public static async Task<long> CountDatabaseRowsAsync(NpgsqlDataSource dataSource, HistoryQuery query, CancellationToken cancellationToken)
     {
-        await using var command = Command(dataSource, "SELECT count(*) FROM metrics", query, orderByTime: false);
-        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteScalarAsync<long>(Command("SELECT count(*) FROM metrics", query, "", cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>The entities with metric history in the range, by name.</summary>
     public static async Task<IReadOnlyList<string>> ListDatabaseEntitiesAsync(NpgsqlDataSource dataSource, HistoryQuery query, CancellationToken cancellationToken)
     {
-        await using var command = Command(dataSource, "SELECT DISTINCT entity FROM metrics", query, orderByTime: false);
-        command.CommandText += " ORDER BY entity";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var entities = new List<string>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            entities.Add(reader.GetString(0));
-        return entities;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var entities = await connection.QueryAsync<string>(Command("SELECT DISTINCT entity FROM metrics", query, " ORDER BY entity", cancellationToken))
+            .ConfigureAwait(false);
+        return entities.AsList();
     }
 
     /// <summary>
     /// The metrics table's rows in the range, one sample per (time, entity), oldest first. Synchronous on purpose: the
-    /// caller windows the stream as it is read, on a worker thread, without holding the whole history in memory.
+    /// caller windows the stream as it is read, on a worker thread, without holding the whole history in memory (Dapper
+    /// reads unbuffered here).
     /// </summary>
     public static IEnumerable<TelemetrySample> ReadDatabase(NpgsqlDataSource dataSource, HistoryQuery query, Action<long>? rowsRead = null)
     {
-        using var command = Command(dataSource, "SELECT time, entity, metric, value FROM metrics", query, orderByTime: true);
-        using var reader = command.ExecuteReader();
+        using var connection = dataSource.OpenConnection();
+        var rows = connection.Query<MetricRow>(Command("SELECT time, entity, metric, value FROM metrics", query, " ORDER BY time, entity",
+            CancellationToken.None, CommandFlags.None));
         var metrics = new List<MetricValue>();
         string? entity = null;
         var time = 0L;
-        var rows = 0L;
-        while (reader.Read())
+        var count = 0L;
+        foreach (var row in rows)
         {
-            var t = reader.GetFieldValue<DateTimeOffset>(0).ToUnixTimeMilliseconds();
-            var e = reader.GetString(1);
-            if (entity is not null && (t != time || !string.Equals(e, entity, StringComparison.Ordinal)))
+            var t = row.Time.ToUnixTimeMilliseconds();
+            if (entity is not null && (t != time || !string.Equals(row.Entity, entity, StringComparison.Ordinal)))
             {
                 yield return new TelemetrySample(entity, time, [.. metrics]);
                 metrics.Clear();
             }
-            entity = e;
+            entity = row.Entity;
             time = t;
-            metrics.Add(new MetricValue(reader.GetString(2), reader.GetDouble(3)));
-            if (++rows % 50_000 == 0)
-                rowsRead?.Invoke(rows);
+            metrics.Add(new MetricValue(row.Metric, row.Value));
+            if (++count % 50_000 == 0)
+                rowsRead?.Invoke(count);
         }
         if (entity is not null)
             yield return new TelemetrySample(entity, time, [.. metrics]);
-        rowsRead?.Invoke(rows);
+        rowsRead?.Invoke(count);
     }
 
-    private static NpgsqlCommand Command(NpgsqlDataSource dataSource, string select, HistoryQuery query, bool orderByTime)
+    /// <summary>One row of the metrics table.</summary>
+    private sealed record MetricRow(DateTimeOffset Time, string Entity, string Metric, double Value);
+
+    private static CommandDefinition Command(string select, HistoryQuery query, string suffix, CancellationToken cancellationToken,
+        CommandFlags flags = CommandFlags.Buffered)
     {
         var conditions = new List<string>();
-        var command = dataSource.CreateCommand();
-        if (query.Since is { } since)
-        {
-            conditions.Add("time >= @since");
-            command.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.TimestampTz) { Value = since.UtcDateTime });
-        }
-        if (query.Until is { } until)
-        {
-            conditions.Add("time < @until");
-            command.Parameters.Add(new NpgsqlParameter("until", NpgsqlDbType.TimestampTz) { Value = until.UtcDateTime });
-        }
+        if (query.Since is not null)
+            conditions.Add("time >= @Since");
+        if (query.Until is not null)
+            conditions.Add("time < @Until");
         if (query.Entities.Count > 0)
-        {
-            conditions.Add("entity = ANY(@entities)");
-            command.Parameters.Add(new NpgsqlParameter("entities", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = query.Entities.ToArray() });
-        }
-        command.CommandText = select + (conditions.Count > 0 ? " WHERE " + string.Join(" AND ", conditions) : "") + (orderByTime ? " ORDER BY time, entity" : "");
-        command.CommandTimeout = 0;
-        return command;
+            conditions.Add("entity = ANY(@Entities)");
+        var sql = select + (conditions.Count > 0 ? " WHERE " + string.Join(" AND ", conditions) : "") + suffix;
+        // Dapper sends only the parameters the text names; Npgsql takes the entity list as one text[] parameter.
+        var parameters = new { query.Since, query.Until, Entities = query.Entities.ToArray() };
+        return new CommandDefinition(sql, parameters, commandTimeout: 0, flags: flags, cancellationToken: cancellationToken);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
+using Dapper;
 using Npgsql;
-using NpgsqlTypes;
 using Streaming.Models.Pipeline;
+using Streaming.Storage;
 
 namespace Streaming.Host.Modeling;
 
@@ -16,26 +17,22 @@ internal sealed class ModelRegistry(NpgsqlDataSource dataSource, string modelsDi
 {
     public const string ModelName = "fleet-ensemble";
 
+    static ModelRegistry() => DapperTypes.Register();
+
     public string ModelsDirectory { get; } = modelsDirectory;
 
     public async Task<RegisteredModel> RegisterAsync(ModelBundle bundle, bool activate, CancellationToken cancellationToken)
     {
         var directory = Path.Combine(ModelsDirectory, bundle.Version);
         bundle.Save(directory);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var insert = new NpgsqlCommand(
-            "INSERT INTO model_registry (model_name, version, kind, artifact_path, manifest, status, entity) VALUES (@n, @v, 'ensemble', @p, @m, 'candidate', @e)",
-            connection, tx))
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         {
-            insert.Parameters.AddWithValue("n", ModelName);
-            insert.Parameters.AddWithValue("v", bundle.Version);
-            insert.Parameters.AddWithValue("p", Path.GetFullPath(directory));
-            insert.Parameters.Add(new NpgsqlParameter("m", NpgsqlDbType.Jsonb) { Value = ModelBundle.InfoJson(bundle.Info) });
-            insert.Parameters.Add(new NpgsqlParameter("e", NpgsqlDbType.Text) { Value = (object?)bundle.Info.Entity ?? DBNull.Value });
-            await insert.ExecuteNonQueryAsync(cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO model_registry (model_name, version, kind, artifact_path, manifest, status, entity) " +
+                "VALUES (@Name, @Version, 'ensemble', @Path, CAST(@Manifest AS jsonb), 'candidate', @Entity)",
+                new { Name = ModelName, bundle.Version, Path = Path.GetFullPath(directory), Manifest = ModelBundle.InfoJson(bundle.Info), bundle.Info.Entity },
+                cancellationToken: cancellationToken));
         }
-        await tx.CommitAsync(cancellationToken);
         if (activate)
             await ActivateAsync(bundle.Version, cancellationToken);
         return (await ListAsync(cancellationToken)).First(m => m.Version == bundle.Version);
@@ -49,44 +46,28 @@ internal sealed class ModelRegistry(NpgsqlDataSource dataSource, string modelsDi
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var exists = new NpgsqlCommand("SELECT 1 FROM model_registry WHERE model_name = @n AND version = @v FOR UPDATE", connection, tx))
-        {
-            exists.Parameters.AddWithValue("n", ModelName);
-            exists.Parameters.AddWithValue("v", version);
-            if (await exists.ExecuteScalarAsync(cancellationToken) is null)
-                throw new InvalidOperationException($"No model version '{version}' is registered; `streaming models list` shows them.");
-        }
-        await using (var retire = new NpgsqlCommand(
-            "UPDATE model_registry SET status = 'retired' WHERE model_name = @n AND status = 'active' AND version <> @v " +
-            "AND entity IS NOT DISTINCT FROM (SELECT entity FROM model_registry WHERE model_name = @n AND version = @v)", connection, tx))
-        {
-            retire.Parameters.AddWithValue("n", ModelName);
-            retire.Parameters.AddWithValue("v", version);
-            await retire.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await using (var activate = new NpgsqlCommand("UPDATE model_registry SET status = 'active', activated_at = now() WHERE model_name = @n AND version = @v", connection, tx))
-        {
-            activate.Parameters.AddWithValue("n", ModelName);
-            activate.Parameters.AddWithValue("v", version);
-            await activate.ExecuteNonQueryAsync(cancellationToken);
-        }
+        var key = new { Name = ModelName, Version = version };
+        var exists = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            "SELECT 1 FROM model_registry WHERE model_name = @Name AND version = @Version FOR UPDATE", key, tx, cancellationToken: cancellationToken));
+        if (exists is null)
+            throw new InvalidOperationException($"No model version '{version}' is registered; `streaming models list` shows them.");
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE model_registry SET status = 'retired' WHERE model_name = @Name AND status = 'active' AND version <> @Version " +
+            "AND entity IS NOT DISTINCT FROM (SELECT entity FROM model_registry WHERE model_name = @Name AND version = @Version)",
+            key, tx, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE model_registry SET status = 'active', activated_at = now() WHERE model_name = @Name AND version = @Version",
+            key, tx, cancellationToken: cancellationToken));
         await tx.CommitAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<RegisteredModel>> ListAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "SELECT version, status, artifact_path, created_at, activated_at, entity FROM model_registry WHERE model_name = @n ORDER BY created_at, id");
-        command.Parameters.AddWithValue("n", ModelName);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var models = new List<RegisteredModel>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            models.Add(new RegisteredModel(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                reader.GetFieldValue<DateTimeOffset>(3), reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5)));
-        }
-        return models;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var models = await connection.QueryAsync<RegisteredModel>(new CommandDefinition(
+            "SELECT version, status, artifact_path AS ArtifactPath, created_at AS CreatedAt, activated_at AS ActivatedAt, entity " +
+            "FROM model_registry WHERE model_name = @Name ORDER BY created_at, id", new { Name = ModelName }, cancellationToken: cancellationToken));
+        return models.AsList();
     }
 
     /// <summary>The active fleet version.</summary>

@@ -1,25 +1,27 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
+using System.Globalization;
 using Confluent.Kafka;
+using Prometheus;
 using Streaming.Contracts;
+using Streaming.Host.Operations;
 
 namespace Streaming.Host.Pipeline;
 
 /// <summary>
-/// The pipeline's counters: System.Diagnostics.Metrics instruments for exporters, plus plain totals the progress line and
-/// the end-of-run summary read.
+/// The pipeline's metrics in a prometheus-net registry of its own (several pipelines in one process, as tests run them, do
+/// not mix), plus plain totals the progress line and the end-of-run summary read. Counters are Prometheus counters; gauges
+/// whose series come and go (lag per owned partition, drift per feature) are filled from this instance's state just before
+/// each collection.
 /// </summary>
 public sealed class PipelineCounters : IDisposable
 {
-    public const string MeterName = "Streaming";
-
-    private readonly Meter _meter = new(MeterName);
-    private readonly Counter<long> _produced;
-    private readonly Counter<long> _accepted;
-    private readonly Counter<long> _rejected;
-    private readonly Counter<long> _windows;
-    private readonly Counter<long> _alerts;
-    private readonly Counter<long> _rows;
+    private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
+    private readonly Counter _produced;
+    private readonly Counter _accepted;
+    private readonly Counter _rejected;
+    private readonly Counter _windows;
+    private readonly Counter _alerts;
+    private readonly Counter _rows;
     private readonly ConcurrentDictionary<string, long> _rejectedByReason = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _alertsByStatus = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _rowsByTable = new(StringComparer.Ordinal);
@@ -32,51 +34,62 @@ public sealed class PipelineCounters : IDisposable
 
     private static readonly double[] LatencyBuckets = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
     private static readonly double[] ScoreBuckets = [0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50, 100];
-    private static readonly long[] BatchBuckets = [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 50_000, 100_000];
+    private static readonly double[] BatchBuckets = [1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000, 50_000, 100_000];
     private static readonly double[] DurationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-    private readonly Counter<long> _stageRecords;
-    private readonly Histogram<double> _endToEndLatency;
-    private readonly Histogram<double> _anomalyScore;
-    private readonly Histogram<long> _sinkBatchRecords;
-    private readonly Histogram<double> _sinkBatchDuration;
-    private readonly Counter<long> _httpRequests;
+    private readonly Counter _stageRecords;
+    private readonly Histogram _endToEndLatency;
+    private readonly Histogram _anomalyScore;
+    private readonly Histogram _sinkBatchRecords;
+    private readonly Histogram _sinkBatchDuration;
+    private readonly Counter _httpRequests;
     private readonly ConcurrentDictionary<(string Role, string Topic, int Partition), long> _lag = new();
     private readonly ConcurrentDictionary<(string Model, string Version, string Feature), double> _drift = new();
     private readonly ConcurrentDictionary<string, string> _models = new(StringComparer.Ordinal);
 
     public PipelineCounters()
     {
-        _produced = _meter.CreateCounter<long>("streaming_samples_produced", description: "Samples the simulator or ingest published to the telemetry topic");
-        _accepted = _meter.CreateCounter<long>("streaming_samples_accepted", description: "Samples that entered a window");
-        _rejected = _meter.CreateCounter<long>("streaming_records_rejected", description: "Records sent to the dead-letter topic, by reason");
-        _windows = _meter.CreateCounter<long>("streaming_windows_closed", description: "Entity windows closed and published as features");
-        _alerts = _meter.CreateCounter<long>("streaming_alert_events", description: "Alert events published, by status");
-        _rows = _meter.CreateCounter<long>("streaming_sink_rows", description: "Rows the sink committed to TimescaleDB, by table");
-        _stageRecords = _meter.CreateCounter<long>("streaming_stage_records",
-            description: "Records handled per stage (ingest, replay, simulator, processor, sink); rate() gives records/s");
-        _endToEndLatency = _meter.CreateHistogram("streaming_end_to_end_latency_seconds", "s",
+        var metrics = Metrics.WithCustomRegistry(_registry);
+        _produced = metrics.CreateCounter("streaming_samples_produced_total", "Samples the simulator or ingest published to the telemetry topic");
+        _accepted = metrics.CreateCounter("streaming_samples_accepted_total", "Samples that entered a window");
+        _rejected = metrics.CreateCounter("streaming_records_rejected_total", "Records sent to the dead-letter topic, by reason", "reason");
+        _windows = metrics.CreateCounter("streaming_windows_closed_total", "Entity windows closed and published as features");
+        _alerts = metrics.CreateCounter("streaming_alert_events_total", "Alert events published, by status", "status");
+        _rows = metrics.CreateCounter("streaming_sink_rows_total", "Rows the sink committed to TimescaleDB, by table", "table");
+        _stageRecords = metrics.CreateCounter("streaming_stage_records_total",
+            "Records handled per stage (ingest, replay, simulator, processor, sink); rate() gives records/s", "stage");
+        _endToEndLatency = metrics.CreateHistogram("streaming_end_to_end_latency_seconds",
             "From a window's end (event time) to its alert event being produced; includes the window grace period",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
-        _anomalyScore = _meter.CreateHistogram("streaming_anomaly_score", null, "Anomaly score of every scored window, by model",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ScoreBuckets });
-        _sinkBatchRecords = _meter.CreateHistogram("streaming_sink_batch_records", null, "Records per batch the sink committed",
-            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = BatchBuckets });
-        _sinkBatchDuration = _meter.CreateHistogram("streaming_sink_batch_duration_seconds", "s", "Time to write and commit one sink batch",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        _httpRequests = _meter.CreateCounter<long>("streaming_http_requests", description: "HTTP API requests, by route and status code");
-        _meter.CreateObservableGauge("streaming_consumer_lag", ObserveLag, description: "Records behind the partition's high watermark, by role, topic and partition");
-        _meter.CreateObservableGauge("streaming_model_drift", ObserveDrift,
-            description: "Input drift per model version and feature: the drift monitor's statistic (PSI by default) of the newest live windows against the training reference");
-        _meter.CreateObservableGauge("streaming_model_info", ObserveModels, description: "The model and version in use (value 1)");
-        _pauses = _meter.CreateCounter<long>("streaming_partition_pauses",
-            description: "Times a worker paused its partitions because its publisher had MaxInFlightBatches batches in flight, by role");
-        _meter.CreateObservableGauge("streaming_inflight_batches", () => ObserveBackPressure(b => b.Batches),
-            description: "Processed batches waiting for or in their publish transaction, by role");
-        _meter.CreateObservableGauge("streaming_inflight_records", () => ObserveBackPressure(b => b.Records),
-            description: "Input records of the batches in flight between processing and publishing, by role");
-        _meter.CreateObservableGauge("streaming_paused_partitions", () => ObserveBackPressure(b => b.Paused),
-            description: "Partitions paused by back-pressure, by role");
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        _anomalyScore = metrics.CreateHistogram("streaming_anomaly_score", "Anomaly score of every scored window, by model",
+            new HistogramConfiguration { Buckets = ScoreBuckets, LabelNames = ["model"] });
+        _sinkBatchRecords = metrics.CreateHistogram("streaming_sink_batch_records", "Records per batch the sink committed",
+            new HistogramConfiguration { Buckets = BatchBuckets });
+        _sinkBatchDuration = metrics.CreateHistogram("streaming_sink_batch_duration_seconds", "Time to write and commit one sink batch",
+            new HistogramConfiguration { Buckets = DurationBuckets });
+        _httpRequests = metrics.CreateCounter("streaming_http_requests_total", "HTTP API requests, by route and status code", "route", "status");
+        _pauses = metrics.CreateCounter("streaming_partition_pauses_total",
+            "Times a worker paused its partitions because its publisher had MaxInFlightBatches batches in flight, by role", "role");
+        ObservedGauge[] observed =
+        [
+            new(metrics.CreateGauge("streaming_consumer_lag", "Records behind the partition's high watermark, by role, topic and partition",
+                "role", "topic", "partition"), ObserveLag),
+            new(metrics.CreateGauge("streaming_model_drift",
+                "Input drift per model version and feature: the drift monitor's statistic (PSI by default) of the newest live windows against the training reference",
+                "model", "version", "feature"), ObserveDrift),
+            new(metrics.CreateGauge("streaming_model_info", "The model and version in use (value 1)", "model", "version"), ObserveModels),
+            new(metrics.CreateGauge("streaming_inflight_batches", "Processed batches waiting for or in their publish transaction, by role", "role"),
+                () => ObserveBackPressure(b => b.Batches)),
+            new(metrics.CreateGauge("streaming_inflight_records", "Input records of the batches in flight between processing and publishing, by role", "role"),
+                () => ObserveBackPressure(b => b.Records)),
+            new(metrics.CreateGauge("streaming_paused_partitions", "Partitions paused by back-pressure, by role", "role"),
+                () => ObserveBackPressure(b => b.Paused)),
+        ];
+        _registry.AddBeforeCollectCallback(() =>
+        {
+            foreach (var gauge in observed)
+                gauge.Observe();
+        });
     }
 
     // Back-pressure (issue 3): per role, what is in flight between a worker's consume loop and its publisher.
@@ -87,7 +100,7 @@ public sealed class PipelineCounters : IDisposable
         public long Paused;
     }
 
-    private readonly Counter<long> _pauses;
+    private readonly Counter _pauses;
     private readonly ConcurrentDictionary<string, BackPressure> _backPressure = new(StringComparer.Ordinal);
     private long _pausesTotal;
     private long _maxInFlightRecords;
@@ -132,15 +145,22 @@ public sealed class PipelineCounters : IDisposable
         if (partitions == 0)
             return;
         Interlocked.Increment(ref _pausesTotal);
-        _pauses.Add(1, new KeyValuePair<string, object?>("role", role));
+        _pauses.WithLabels([role]).Inc();
     }
 
-    private IEnumerable<Measurement<long>> ObserveBackPressure(Func<BackPressure, long> value) =>
-        _backPressure.Select(kv => new Measurement<long>(value(kv.Value),
-            new KeyValuePair<string, object?>("role", kv.Key)));
+    private IEnumerable<(string[] Labels, double Value)> ObserveBackPressure(Func<BackPressure, long> value) =>
+        _backPressure.Select(kv => (new[] { kv.Key }, (double)value(kv.Value)));
 
-    /// <summary>This instance's meter: an exporter selects it so several pipelines in one process do not mix.</summary>
-    internal Meter Meter => _meter;
+    /// <summary>This instance's metrics: the <c>/metrics</c> endpoint exports them.</summary>
+    internal CollectorRegistry Registry => _registry;
+
+    /// <summary>The exposition <c>/metrics</c> serves, as text (tests read it).</summary>
+    internal async Task<string> ExpositionAsync(CancellationToken cancellationToken = default)
+    {
+        using var text = new MemoryStream();
+        await _registry.CollectAndExportAsTextAsync(text, cancellationToken).ConfigureAwait(false);
+        return System.Text.Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
+    }
 
     public long Produced => Interlocked.Read(ref _producedTotal);
     public long Accepted => Interlocked.Read(ref _acceptedTotal);
@@ -156,13 +176,13 @@ public sealed class PipelineCounters : IDisposable
     public void AddProduced(long count)
     {
         Interlocked.Add(ref _producedTotal, count);
-        _produced.Add(count);
+        _produced.Inc(count);
     }
 
     public void AddAccepted(long count)
     {
         Interlocked.Add(ref _acceptedTotal, count);
-        _accepted.Add(count);
+        _accepted.Inc(count);
     }
 
     public void AddRejected(RejectionReason reason)
@@ -170,27 +190,27 @@ public sealed class PipelineCounters : IDisposable
         var code = reason.ToCode();
         Interlocked.Increment(ref _rejectedTotal);
         _rejectedByReason.AddOrUpdate(code, 1, static (_, n) => n + 1);
-        _rejected.Add(1, new KeyValuePair<string, object?>("reason", code));
+        _rejected.WithLabels([code]).Inc();
     }
 
     public void AddWindows(long count)
     {
         Interlocked.Add(ref _windowsTotal, count);
-        _windows.Add(count);
+        _windows.Inc(count);
     }
 
     /// <summary>An alert event about to be produced at <paramref name="now"/>: counted by status, its latency recorded.</summary>
     public void AddAlert(AnomalyEvent alert, DateTimeOffset now)
     {
         AddAlert(alert.Status);
-        _endToEndLatency.Record(Math.Max(0, (now - alert.WindowEnd).TotalSeconds));
+        _endToEndLatency.Observe(Math.Max(0, (now - alert.WindowEnd).TotalSeconds));
     }
 
     public void AddAlert(string status)
     {
         Interlocked.Increment(ref _alertsTotal);
         _alertsByStatus.AddOrUpdate(status, 1, static (_, n) => n + 1);
-        _alerts.Add(1, new KeyValuePair<string, object?>("status", status));
+        _alerts.WithLabels([status]).Inc();
     }
 
     public void AddRows(string table, long count)
@@ -199,21 +219,21 @@ public sealed class PipelineCounters : IDisposable
             return;
         Interlocked.Add(ref _rowsTotal, count);
         _rowsByTable.AddOrUpdate(table, count, (_, n) => n + count);
-        _rows.Add(count, new KeyValuePair<string, object?>("table", table));
+        _rows.WithLabels([table]).Inc(count);
     }
 
     public void AddStageRecords(string stage, long count)
     {
         if (count > 0)
-            _stageRecords.Add(count, new KeyValuePair<string, object?>("stage", stage));
+            _stageRecords.WithLabels([stage]).Inc(count);
     }
 
     public void AddHttpRequest(string route, int status) =>
-        _httpRequests.Add(1, new KeyValuePair<string, object?>("route", route), new KeyValuePair<string, object?>("status", status));
+        _httpRequests.WithLabels([route, status.ToString(CultureInfo.InvariantCulture)]).Inc();
 
     /// <summary>A scored window: its score into the distribution.</summary>
     public void RecordScore(string model, double score, double threshold) =>
-        _anomalyScore.Record(score, new KeyValuePair<string, object?>("model", model));
+        _anomalyScore.WithLabels([model]).Observe(score);
 
     /// <summary>The drift monitor's latest per-feature statistic for a model version; a new version replaces the model's old series.</summary>
     public void SetDrift(string model, string version, IReadOnlyList<string> features, ReadOnlySpan<double> values)
@@ -235,8 +255,8 @@ public sealed class PipelineCounters : IDisposable
 
     public void RecordSinkBatch(long records, TimeSpan duration)
     {
-        _sinkBatchRecords.Record(records);
-        _sinkBatchDuration.Record(duration.TotalSeconds);
+        _sinkBatchRecords.Observe(records);
+        _sinkBatchDuration.Observe(duration.TotalSeconds);
     }
 
     /// <summary>Lag of every partition the consumer owns now, from its cached watermarks (no broker round trip).</summary>
@@ -267,17 +287,19 @@ public sealed class PipelineCounters : IDisposable
             _lag[(role, topic, partition)] = lag;
     }
 
-    private IEnumerable<Measurement<long>> ObserveLag() => _lag.Select(kv => new Measurement<long>(kv.Value,
-        new KeyValuePair<string, object?>("role", kv.Key.Role),
-        new KeyValuePair<string, object?>("topic", kv.Key.Topic),
-        new KeyValuePair<string, object?>("partition", kv.Key.Partition)));
+    /// <summary>The role's lag summed over the partitions it owns now (the load command's back-log readout).</summary>
+    internal long ConsumerLag(string role) => _lag.Where(kv => kv.Key.Role == role).Sum(kv => kv.Value);
 
-    private IEnumerable<Measurement<double>> ObserveDrift() =>
-        _drift.Select(kv => new Measurement<double>(kv.Value, new KeyValuePair<string, object?>("model", kv.Key.Model),
-            new KeyValuePair<string, object?>("version", kv.Key.Version), new KeyValuePair<string, object?>("feature", kv.Key.Feature)));
+    private IEnumerable<(string[] Labels, double Value)> ObserveLag() => _lag.Select(kv =>
+        (new[] { kv.Key.Role, kv.Key.Topic, kv.Key.Partition.ToString(CultureInfo.InvariantCulture) }, (double)kv.Value));
 
-    private IEnumerable<Measurement<int>> ObserveModels() => _models.Select(kv => new Measurement<int>(1,
-        new KeyValuePair<string, object?>("model", kv.Key), new KeyValuePair<string, object?>("version", kv.Value)));
+    private IEnumerable<(string[] Labels, double Value)> ObserveDrift() =>
+        _drift.Select(kv => (new[] { kv.Key.Model, kv.Key.Version, kv.Key.Feature }, kv.Value));
 
-    public void Dispose() => _meter.Dispose();
+    private IEnumerable<(string[] Labels, double Value)> ObserveModels() => _models.Select(kv => (new[] { kv.Key, kv.Value }, 1.0));
+
+    /// <summary>Nothing to release: the registry is garbage like any object; kept so owners scope a pipeline's metrics with <c>using</c>.</summary>
+    public void Dispose()
+    {
+    }
 }
