@@ -129,6 +129,23 @@ internal static class CliSupport
         return settings;
     }
 
+    /// <summary>
+    /// The configured processor settings (appsettings.json + environment) for an evaluation, so it scores as `run` would;
+    /// null, after printing the configuration error, when they are invalid.
+    /// </summary>
+    public static Streaming.Processing.Pipeline.ProcessorSettings? LoadEvaluationTemplate()
+    {
+        try
+        {
+            return StreamingSettings.Load().ToProcessorSettings();
+        }
+        catch (OptionsException ex)
+        {
+            ReportConfigurationError(ex);
+            return null;
+        }
+    }
+
     public static int ReportConfigurationError(OptionsException ex)
     {
         Console.Error.WriteLine(ex.Message);

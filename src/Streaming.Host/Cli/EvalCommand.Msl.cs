@@ -41,6 +41,8 @@ internal static partial class EvalCommand
             """) { data, labels, spacecraft, channels, commands, perChannel, json, output };
         command.SetAction(parse =>
         {
+            if (CliSupport.LoadEvaluationTemplate() is not { } template)
+                return 2;
             var options = new MslEvaluationOptions
             {
                 DataDirectory = parse.GetValue(data)!.FullName,
@@ -48,7 +50,7 @@ internal static partial class EvalCommand
                 Spacecraft = parse.GetValue(spacecraft),
                 Channels = parse.GetValue(channels)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 IncludeCommands = parse.GetValue(commands),
-                Template = Configuration.StreamingSettings.Load().ToProcessorSettings(),
+                Template = template,
             };
             var progress = new StderrProgress("channels");
             MslEvaluationResult result;

@@ -63,9 +63,16 @@ internal static partial class EvalCommand
                 Console.Error.WriteLine($"Cannot read the NAB corpus: {ex.Message}");
                 return 2;
             }
+            if (files.All(f => f.Windows.Count == 0))
+            {
+                // NAB normalises by the perfect score, which is 0 without windows: there is nothing to score against.
+                Console.Error.WriteLine($"The NAB corpus has no labelled windows ({files.Count} file(s)): the windows file must label at least one of the data files.");
+                return 2;
+            }
             var outputDirectory = parse.GetValue(output)!.FullName;
             // The configured detectors (appsettings.json + environment, as `run` uses them), one configuration for every file.
-            var template = Configuration.StreamingSettings.Load().ToProcessorSettings();
+            if (CliSupport.LoadEvaluationTemplate() is not { } template)
+                return 2;
             var baseline = PipelineNabDetector.Production(PipelineSignal.EveryWindow, template);
             var alerts = PipelineNabDetector.Production(PipelineSignal.AlertOpenings, template);
             INabDetector[] detectors = [baseline, alerts, new LstmNabDetector(seed: 42)];
@@ -156,10 +163,12 @@ internal static partial class EvalCommand
             """) { entities, days, seed, labels, json };
         command.SetAction(parse =>
         {
+            if (CliSupport.LoadEvaluationTemplate() is not { } template)
+                return 2;
             var options = new SimEvaluationOptions
             {
                 Entities = parse.GetValue(entities), Days = parse.GetValue(days), Seed = parse.GetValue(seed),
-                Template = Configuration.StreamingSettings.Load().ToProcessorSettings(),
+                Template = template,
             };
             SimEvaluationResult result;
             var progress = new StderrProgress("simulating");
