@@ -32,6 +32,12 @@ internal sealed record CmapssEvaluationOptions
     /// <summary>Fewest cycles a held-out engine keeps before its cut, whatever the window (shorter windows are padded).</summary>
     public int HoldOutMinimumCycles { get; init; } = 30;
     public double RulCap { get; init; } = 125;
+
+    /// <summary>
+    /// Training windows start once this many cycles are observed, padded with the first cycle like a short test engine
+    /// (null: full windows only, the behaviour before the padded windows).
+    /// </summary>
+    public int? TrainMinimumHistory { get; init; } = 30;
     public IReadOnlyList<double> Horizons { get; init; } = [10, 20, 30];
     public int HiddenSize { get; init; } = 32;
     public int NumLayers { get; init; } = 1;
@@ -187,8 +193,10 @@ internal static class CmapssEvaluation
         var features = Cmapss.InformativeFd001;
         var statistics = ModelTraining.ComputeStatistics(Cmapss.Select(trainEngines, features), features.Count);
         var normalize = Normalizer(features, statistics);
-        var train = Cmapss.BuildSamples(trainEngines, features, normalize, options.SequenceLength, options.Horizons, options.RulCap, options.Stride);
-        var validation = Cmapss.BuildSamples(validationEngines, features, normalize, options.SequenceLength, options.Horizons, options.RulCap, options.Stride);
+        var train = Cmapss.BuildSamples(trainEngines, features, normalize, options.SequenceLength, options.Horizons, options.RulCap, options.Stride, options.TrainMinimumHistory);
+
+        // Validation mirrors the test engines: every cut with at least the hold-out's minimum history, padded like them.
+        var validation = Cmapss.BuildSamples(validationEngines, features, normalize, options.SequenceLength, options.Horizons, options.RulCap, 1, options.HoldOutMinimumCycles);
         return new Prepared(source, features, statistics, normalize, train, validation, test, trainEngines.Length, validationEngines.Length);
     }
 
@@ -248,16 +256,6 @@ internal static class CmapssEvaluation
     }
 
     /// <summary>The last <paramref name="length"/> cycles, normalised; a shorter engine is padded with its first cycle.</summary>
-    private static float[] LastWindow(CmapssEngine engine, Prepared data, int length)
-    {
-        var normalized = data.Normalize(Cmapss.Select([engine], data.Features));
-        var f = data.Features.Count;
-        var window = new float[length * f];
-        for (var t = 0; t < length; t++)
-        {
-            var cycle = Math.Max(0, engine.Cycles - length + t);
-            normalized.AsSpan(cycle * f, f).CopyTo(window.AsSpan(t * f, f));
-        }
-        return window;
-    }
+    private static float[] LastWindow(CmapssEngine engine, Prepared data, int length) =>
+        Cmapss.Window(data.Normalize(Cmapss.Select([engine], data.Features)), data.Features.Count, engine.Cycles - 1, length);
 }

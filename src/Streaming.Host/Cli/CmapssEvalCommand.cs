@@ -32,6 +32,7 @@ internal static class CmapssEvalCommand
         var learningRate = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var batch = new Option<int>("--batch") { Description = "Mini-batch size", DefaultValueFactory = _ => defaults.BatchSize };
         var stride = new Option<int>("--stride") { Description = "Training window stride in cycles", DefaultValueFactory = _ => defaults.Stride };
+        var minHistory = new Option<int>("--min-history") { Description = "Training windows start at this many observed cycles, padded with the first cycle (0: full windows only)", DefaultValueFactory = _ => defaults.TrainMinimumHistory ?? 0 };
         var validationOnly = new Option<bool>("--validation-only") { Description = "Report only the validation engines' RMSE (for model selection): the test engines are not scored" };
         var json = new Option<bool>("--json") { Description = "Print one JSON summary object on stdout instead of tables" };
         var command = new Command("cmapss", """
@@ -43,7 +44,7 @@ internal static class CmapssEvalCommand
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt --seeds 1,2,3
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt --seeds 1,2,3 --validation-only
               streaming eval cmapss --train train_FD001.txt --test test_FD001.txt --rul RUL_FD001.txt --json
-            """) { train, test, rul, seed, seeds, epochs, patience, window, hidden, layers, conv, kernel, attention, headHidden, dropout, learningRate, batch, stride, validationOnly, json };
+            """) { train, test, rul, seed, seeds, epochs, patience, window, hidden, layers, conv, kernel, attention, headHidden, dropout, learningRate, batch, stride, minHistory, validationOnly, json };
         command.SetAction(parse =>
         {
             var options = new CmapssEvaluationOptions
@@ -62,6 +63,7 @@ internal static class CmapssEvalCommand
                 LearningRate = parse.GetValue(learningRate),
                 BatchSize = parse.GetValue(batch),
                 Stride = parse.GetValue(stride),
+                TrainMinimumHistory = parse.GetValue(minHistory) is > 0 and var m ? m : null,
             };
             var progress = new EvalCommand.StderrProgress("training");
             var report = new EvalCommand.SynchronousProgress<TrainingProgress>(p =>
