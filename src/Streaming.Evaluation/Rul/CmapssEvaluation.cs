@@ -47,6 +47,9 @@ internal sealed record CmapssEvaluationOptions
     public double LearningRate { get; init; } = 2e-3;
     public int Patience { get; init; } = 8;
 
+    /// <summary>Halve the learning rate after this many epochs without validation improvement (0: constant rate).</summary>
+    public int PlateauEpochs { get; init; }
+
     /// <summary>Every second window: neighbouring windows overlap by all but one cycle, so this halves training time at little cost.</summary>
     public int Stride { get; init; } = 2;
 
@@ -204,7 +207,7 @@ internal static class CmapssEvaluation
     {
         var trainingOptions = new TrainingOptions
         {
-            Epochs = options.Epochs, BatchSize = options.BatchSize, LearningRate = options.LearningRate, Patience = options.Patience, Seed = seed,
+            Epochs = options.Epochs, BatchSize = options.BatchSize, LearningRate = options.LearningRate, Patience = options.Patience, PlateauEpochs = options.PlateauEpochs, Seed = seed,
         };
         var trained = ModelTraining.TrainDowntimePredictor(data.Train, data.Validation, data.Features, data.Statistics, options.Horizons, options.RulCap,
             options.SequenceLength, options.HiddenSize, options.NumLayers, trainingOptions, progress, head: options.Head);
