@@ -107,4 +107,21 @@ public sealed class PyTorchGoldenTests
         predictor.PredictBatch(input.Data, times, batched);
         AssertClose(batched, io["probabilities"].Data, name + " batched probabilities");
     }
+
+    [Test]
+    public void Smoothing_matrix_applies_the_exponential_recursion_from_the_first_step()
+    {
+        const double alpha = 0.3;
+        var matrix = DowntimeNetwork.SmoothingMatrix(alpha, 6);
+        double[] x = [4, -1, 2, 7, 0, 3];
+        var smoothed = x[0];
+        for (var t = 0; t < 6; t++)
+        {
+            smoothed = t == 0 ? x[0] : (alpha * x[t]) + ((1 - alpha) * smoothed);
+            var row = Enumerable.Range(0, 6).Sum(j => matrix[(t * 6) + j] * x[j]);
+            Assert.That(row, Is.EqualTo(smoothed).Within(1e-5), $"step {t}");
+            Assert.That(Enumerable.Range(0, 6).Sum(j => matrix[(t * 6) + j]), Is.EqualTo(1).Within(1e-6), "a constant series stays constant");
+            Assert.That(Enumerable.Range(t + 1, 5 - t).All(j => matrix[(t * 6) + j] == 0), Is.True, "no step sees the future");
+        }
+    }
 }

@@ -39,7 +39,7 @@ public sealed class PyTorchRoundTripTests
                 [.. Enumerable.Range(0, 12 * 3).Select(_ => (float)random.NextDouble())], i / 64f, [i < 8 ? 1 : 0, i < 24 ? 1 : 0])).ToList();
             var statistics = new NormalizationStatistics(new float[3], [1, 1, 1]);
             var downtime = ModelTraining.TrainDowntimePredictor(samples[..48], samples[48..], ["a", "b", "c"], statistics, [5, 10], 50, 12, 8, 2,
-                options, head: new DowntimeHead(ConvChannels: 4, ConvKernel: 3, Attention: true, HiddenSize: 6, Dropout: 0.1));
+                options, head: new DowntimeHead(ConvChannels: 4, ConvKernel: 3, Attention: true, HiddenSize: 6, Dropout: 0.1, Smoothing: 0.4));
             var downtimeNetwork = new DowntimeNetwork(downtime.Artifact.Manifest.Architecture.DowntimeShape());
             TensorData.Load(downtime.Artifact.Tensors, downtimeNetwork);
             downtimeNetwork.eval();

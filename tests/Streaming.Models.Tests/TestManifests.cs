@@ -23,7 +23,7 @@ internal static class TestManifests
             ? new ModelArchitecture
             {
                 InputSize = 6, HiddenSize = 12, NumLayers = 2, SequenceLength = 9, Horizons = [5, 15, 30], TargetScale = 10,
-                ConvChannels = 8, ConvKernel = 3, Attention = true, HeadHiddenSize = 10, Dropout = 0.2,
+                ConvChannels = 8, ConvKernel = 3, Attention = true, HeadHiddenSize = 10, Dropout = 0.2, Smoothing = 0.3,
             }
             : new ModelArchitecture { InputSize = 6, HiddenSize = 12, SequenceLength = 9, Horizons = [5, 15, 30], TargetScale = 10 },
         Features = ["f0", "f1", "f2", "f3", "f4", "f5"],

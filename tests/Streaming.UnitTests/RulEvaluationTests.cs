@@ -41,6 +41,28 @@ public sealed class RulEvaluationTests
     }
 
     [Test]
+    public void Training_windows_of_a_short_history_are_padded_with_the_first_cycle_like_a_short_test_engine()
+    {
+        var engine = Cmapss.Read(Path.Combine(Datasets.Root, "cmapss", "train_FD001.txt"))[0];
+        string[] features = ["s2", "s3"];
+        var raw = Cmapss.Select([engine], features);
+        var padded = Cmapss.BuildSamples([engine], features, r => r, 50, [10], 125, stride: 1, minimumHistory: 30);
+        var full = Cmapss.BuildSamples([engine], features, r => r, 50, [10], 125, stride: 1);
+
+        Assert.That((padded.Count, full.Count), Is.EqualTo((engine.Cycles - 29, engine.Cycles - 49)));
+        var first = padded[0].Sequence;
+        for (var t = 0; t <= 20; t++)
+        {
+            Assert.That(first.AsSpan(t * 2, 2).ToArray(), Is.EqualTo(raw.AsSpan(0, 2).ToArray()), $"row {t} repeats cycle 0");
+        }
+
+        Assert.That(first.AsSpan(21 * 2, 2).ToArray(), Is.EqualTo(raw.AsSpan(2, 2).ToArray()), "row 21 is cycle 1");
+        Assert.That(first.AsSpan(49 * 2, 2).ToArray(), Is.EqualTo(raw.AsSpan(29 * 2, 2).ToArray()), "the window ends at cycle 29");
+        Assert.That(padded[0].ScaledTimeToDowntime, Is.EqualTo((float)(Math.Min(engine.Cycles - 30, 125) / 125.0)));
+        Assert.That(padded[20].Sequence, Is.EqualTo(full[0].Sequence), "from 50 observed cycles on, the windows are the full ones");
+    }
+
+    [Test]
     public void The_test_and_rul_files_pair_engines_with_their_true_rul_in_order()
     {
         var directory = Directory.CreateTempSubdirectory("cmapss-").FullName;

@@ -47,7 +47,7 @@ def build(manifest):
         return Vae(encoder, a["inputSize"], a["sequenceLength"], a["hiddenSize"], a["latentSize"], a["numLayers"])
     if kind == "DowntimePredictor":
         return Downtime(a["inputSize"], a["hiddenSize"], a["numLayers"], len(a["horizons"]), a["convChannels"], a["convKernel"],
-                        a["attention"], a["headHiddenSize"], a["dropout"])
+                        a["attention"], a["headHiddenSize"], a["dropout"], a.get("smoothing", 0.0))
     raise ValueError(f"unknown kind {kind}")
 
 

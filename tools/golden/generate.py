@@ -79,11 +79,13 @@ class Vae(nn.Module):
 
 
 class Downtime(nn.Module):
-    """Streaming.Models.Networks.DowntimeNetwork: [Conv1d + ReLU] -> LSTM -> last state [+ attention over states]
+    """Streaming.Models.Networks.DowntimeNetwork: [exponential smoothing] -> [Conv1d + ReLU] -> LSTM -> last state [+ attention over states]
     -> [Linear + ReLU] -> dropout -> head (scaled time, K hazard logits); P(within k) = 1 - prod_{j<=k} (1 - sigmoid(z_j))."""
 
-    def __init__(self, features, hidden, layers, horizons, conv_channels=0, conv_kernel=0, attention=False, head_hidden=0, dropout=0.0):
+    def __init__(self, features, hidden, layers, horizons, conv_channels=0, conv_kernel=0, attention=False, head_hidden=0, dropout=0.0,
+                 smoothing=0.0):
         super().__init__()
+        self.smoothing = smoothing
         lstm_input = features
         if conv_channels:
             self.conv = nn.Conv1d(features, conv_channels, conv_kernel, padding=conv_kernel // 2)
@@ -101,7 +103,18 @@ class Downtime(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(width, 1 + horizons)
 
+    @staticmethod
+    def smoothing_matrix(alpha, steps):
+        """s_0 = x_0, s_t = alpha x_t + (1 - alpha) s_{t-1}, as one [T, T] lower-triangular matrix (no parameters)."""
+        m = torch.zeros(steps, steps, dtype=torch.float64)
+        for t in range(steps):
+            for j in range(t + 1):
+                m[t, j] = (1 - alpha) ** t if j == 0 else alpha * (1 - alpha) ** (t - j)
+        return m.float()
+
     def forward(self, x):
+        if self.smoothing > 0:
+            x = torch.matmul(Downtime.smoothing_matrix(self.smoothing, x.shape[1]), x)
         if self.conv is not None:
             x = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
         states, _ = self.lstm(x)
@@ -156,7 +169,8 @@ def main():
 
     # The downtime predictor plain (LSTM + head) and with every optional part (convolution, attention, hidden layer).
     for name, model in (("downtime", Downtime(6, 12, 1, 3)),
-                        ("downtime_full", Downtime(6, 12, 2, 3, conv_channels=8, conv_kernel=3, attention=True, head_hidden=10, dropout=0.2))):
+                        ("downtime_full", Downtime(6, 12, 2, 3, conv_channels=8, conv_kernel=3, attention=True, head_hidden=10, dropout=0.2,
+                                                  smoothing=0.3))):
         model.eval()
         x = torch.randn(3, 9, 6)
         with torch.no_grad():

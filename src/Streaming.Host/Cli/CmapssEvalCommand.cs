@@ -29,9 +29,13 @@ internal static class CmapssEvalCommand
         var attention = new Option<bool>("--attention") { Description = "Attention over all LSTM states next to the last one", DefaultValueFactory = _ => defaults.Head.Attention };
         var headHidden = new Option<int>("--head-hidden") { Description = "ReLU layer width before the head (0: none)", DefaultValueFactory = _ => defaults.Head.HiddenSize };
         var dropout = new Option<double>("--dropout") { Description = "Dropout before the head (and between LSTM layers)", DefaultValueFactory = _ => defaults.Head.Dropout };
+        var smoothing = new Option<double>("--smoothing") { Description = "Exponential smoothing factor α over each input window (0: none)", DefaultValueFactory = _ => defaults.Head.Smoothing };
+        var timeWeight = new Option<double>("--time-weight") { Description = "Weight of the time-to-downtime error next to the horizons' cross-entropy in the loss", DefaultValueFactory = _ => defaults.Head.TimeWeight };
+        var plateau = new Option<int>("--plateau") { Description = "Halve the learning rate after this many epochs without validation improvement (0: constant)", DefaultValueFactory = _ => defaults.PlateauEpochs };
         var learningRate = new Option<double>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var batch = new Option<int>("--batch") { Description = "Mini-batch size", DefaultValueFactory = _ => defaults.BatchSize };
         var stride = new Option<int>("--stride") { Description = "Training window stride in cycles", DefaultValueFactory = _ => defaults.Stride };
+        var minHistory = new Option<int>("--min-history") { Description = "Training windows start at this many observed cycles, padded with the first cycle (0: full windows only)", DefaultValueFactory = _ => defaults.TrainMinimumHistory ?? 0 };
         var validationOnly = new Option<bool>("--validation-only") { Description = "Report only the validation engines' RMSE (for model selection): the test engines are not scored" };
         var json = new Option<bool>("--json") { Description = "Print one JSON summary object on stdout instead of tables" };
         var command = new Command("cmapss", """
@@ -43,7 +47,7 @@ internal static class CmapssEvalCommand
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt --seeds 1,2,3
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt --seeds 1,2,3 --validation-only
               streaming eval cmapss --train train_FD001.txt --test test_FD001.txt --rul RUL_FD001.txt --json
-            """) { train, test, rul, seed, seeds, epochs, patience, window, hidden, layers, conv, kernel, attention, headHidden, dropout, learningRate, batch, stride, validationOnly, json };
+            """) { train, test, rul, seed, seeds, epochs, patience, window, hidden, layers, conv, kernel, attention, headHidden, dropout, smoothing, timeWeight, plateau, learningRate, batch, stride, minHistory, validationOnly, json };
         command.SetAction(parse =>
         {
             var options = new CmapssEvaluationOptions
@@ -58,10 +62,12 @@ internal static class CmapssEvalCommand
                 SequenceLength = parse.GetValue(window),
                 HiddenSize = parse.GetValue(hidden),
                 NumLayers = parse.GetValue(layers),
-                Head = new DowntimeHead(parse.GetValue(conv), parse.GetValue(kernel), parse.GetValue(attention), parse.GetValue(headHidden), parse.GetValue(dropout)),
+                Head = new DowntimeHead(parse.GetValue(conv), parse.GetValue(kernel), parse.GetValue(attention), parse.GetValue(headHidden), parse.GetValue(dropout), parse.GetValue(smoothing), parse.GetValue(timeWeight)),
                 LearningRate = parse.GetValue(learningRate),
+                PlateauEpochs = parse.GetValue(plateau),
                 BatchSize = parse.GetValue(batch),
                 Stride = parse.GetValue(stride),
+                TrainMinimumHistory = parse.GetValue(minHistory) is > 0 and var m ? m : null,
             };
             var progress = new EvalCommand.StderrProgress("training");
             var report = new EvalCommand.SynchronousProgress<TrainingProgress>(p =>

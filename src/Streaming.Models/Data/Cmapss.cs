@@ -72,27 +72,45 @@ internal static class Cmapss
     /// <summary>
     /// Sliding windows ending at every <paramref name="stride"/>-th cycle, labelled with the remaining cycles to failure
     /// (capped at <paramref name="rulCap"/>, the usual piecewise-linear target, then divided by it) and with
-    /// whether failure falls within each horizon (uncapped).
+    /// whether failure falls within each horizon (uncapped). Windows start once <paramref name="minimumHistory"/> cycles
+    /// are observed (at most the window length): a shorter history is padded with its first cycle, as a test engine
+    /// observed for fewer cycles than the window is (null: full windows only).
     /// </summary>
     public static List<DowntimeSample> BuildSamples(
         IEnumerable<CmapssEngine> engines, IReadOnlyList<string> features, Func<float[], float[]> normalize,
-        int sequenceLength, IReadOnlyList<double> horizons, double rulCap, int stride)
+        int sequenceLength, IReadOnlyList<double> horizons, double rulCap, int stride, int? minimumHistory = null)
     {
+        var first = Math.Clamp(minimumHistory ?? sequenceLength, 1, sequenceLength) - 1;
         var samples = new List<DowntimeSample>();
         foreach (var engine in engines)
         {
             var raw = Select([engine], features);
             var normalized = normalize(raw);
             var f = features.Count;
-            for (var end = sequenceLength - 1; end < engine.Cycles; end += stride)
+            for (var end = first; end < engine.Cycles; end += stride)
             {
                 var rul = engine.Cycles - 1 - end;
-                var sequence = normalized.AsSpan((end - sequenceLength + 1) * f, sequenceLength * f).ToArray();
                 var labels = horizons.Select(h => rul <= h ? 1f : 0f).ToArray();
-                samples.Add(new DowntimeSample(sequence, (float)(Math.Min(rul, rulCap) / rulCap), labels));
+                samples.Add(new DowntimeSample(Window(normalized, f, end, sequenceLength), (float)(Math.Min(rul, rulCap) / rulCap), labels));
             }
         }
 
         return samples;
+    }
+
+    /// <summary>
+    /// The <paramref name="length"/> cycles ending at cycle <paramref name="end"/> of a normalised engine [cycles, F];
+    /// cycles before the first are the first cycle repeated.
+    /// </summary>
+    public static float[] Window(ReadOnlySpan<float> normalized, int features, int end, int length)
+    {
+        var window = new float[length * features];
+        for (var t = 0; t < length; t++)
+        {
+            var cycle = Math.Max(0, end - length + 1 + t);
+            normalized.Slice(cycle * features, features).CopyTo(window.AsSpan(t * features, features));
+        }
+
+        return window;
     }
 }

@@ -52,10 +52,13 @@ internal sealed record ModelArchitecture
     /// <summary>Dropout probability used in training (inactive when scoring).</summary>
     public double Dropout { get; init; }
 
+    /// <summary>Downtime predictor: exponential-smoothing factor α over each input window (0, absent before: none).</summary>
+    public double Smoothing { get; init; }
+
     public Dictionary<string, double> TrainingHyperParameters { get; init; } = [];
 
     public DowntimeShape DowntimeShape() =>
-        new(InputSize, HiddenSize, NumLayers, Horizons.Count, ConvChannels, ConvKernel, Attention, HeadHiddenSize, Dropout);
+        new(InputSize, HiddenSize, NumLayers, Horizons.Count, ConvChannels, ConvKernel, Attention, HeadHiddenSize, Dropout, Smoothing);
 }
 
 /// <summary>Per-feature statistics that map raw values to the network's input scale.</summary>

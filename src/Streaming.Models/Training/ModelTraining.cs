@@ -126,10 +126,11 @@ internal static class ModelTraining
             Attention = head.Attention,
             HeadHiddenSize = head.HiddenSize,
             Dropout = head.Dropout,
+            Smoothing = head.Smoothing,
         });
         SeedInitialWeights(options);
         var network = new DowntimeNetwork(manifest.Architecture.DowntimeShape());
-        var result = Trainer.Train(new DowntimeTrainingTask(network, train, validation), options, progress);
+        var result = Trainer.Train(new DowntimeTrainingTask(network, train, validation, head.TimeWeight), options, progress);
 
         var predictor = new DowntimePredictor(manifest, network);
         var times = new float[validation.Count];
@@ -166,6 +167,7 @@ internal static class ModelTraining
                     ["learning_rate"] = options.LearningRate,
                     ["clip_norm"] = options.ClipNorm,
                     ["patience"] = options.Patience,
+                    ["plateau_epochs"] = options.PlateauEpochs,
                     ["seed"] = options.Seed,
                     ["validation_fraction"] = options.ValidationFraction,
                 },

@@ -122,12 +122,14 @@ internal sealed class DowntimeTrainingTask : ITrainingTask
     private readonly DowntimeNetwork network;
     private readonly IReadOnlyList<DowntimeSample> train;
     private readonly IReadOnlyList<DowntimeSample> validation;
+    private readonly double timeWeight;
 
-    public DowntimeTrainingTask(DowntimeNetwork network, IReadOnlyList<DowntimeSample> train, IReadOnlyList<DowntimeSample> validation)
+    public DowntimeTrainingTask(DowntimeNetwork network, IReadOnlyList<DowntimeSample> train, IReadOnlyList<DowntimeSample> validation, double timeWeight = 1)
     {
         this.network = network;
         this.train = train;
         this.validation = validation;
+        this.timeWeight = timeWeight;
     }
 
     public nn.Module Network => network;
@@ -164,7 +166,7 @@ internal sealed class DowntimeTrainingTask : ITrainingTask
         }
 
         var raw = network.call(TensorData.From(sequences, samples.Length, length / network.InputSize, network.InputSize));
-        return DowntimeNetwork.Loss(raw, TensorData.From(times, samples.Length), TensorData.From(labels, samples.Length, k));
+        return DowntimeNetwork.Loss(raw, TensorData.From(times, samples.Length), TensorData.From(labels, samples.Length, k), timeWeight);
     }
 }
 

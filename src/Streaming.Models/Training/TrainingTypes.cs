@@ -17,6 +17,14 @@ internal sealed record TrainingOptions
     /// <summary>Epochs without validation improvement before stopping; the best epoch's weights are restored.</summary>
     public int Patience { get; init; } = 5;
 
+    /// <summary>
+    /// Learning-rate decay on a plateau, as ReduceLROnPlateau: after this many epochs without validation improvement
+    /// (and after every further as many) the rate is multiplied by <see cref="PlateauFactor"/>. 0 disables it.
+    /// </summary>
+    public int PlateauEpochs { get; init; }
+
+    public double PlateauFactor { get; init; } = 0.5;
+
     public int Seed { get; init; } = 42;
 
     /// <summary>Fraction of samples (the most recent ones for time series) held out for validation.</summary>
@@ -37,5 +45,9 @@ internal sealed record TrainingResult(
     IReadOnlyList<double> ValidationLoss,
     bool StoppedEarly);
 
-/// <summary>The downtime predictor's optional parts (<see cref="Networks.DowntimeNetwork"/>); the default is LSTM + head.</summary>
-internal sealed record DowntimeHead(int ConvChannels = 0, int ConvKernel = 0, bool Attention = false, int HiddenSize = 0, double Dropout = 0);
+/// <summary>
+/// The downtime predictor's optional parts (<see cref="Networks.DowntimeNetwork"/>; the default is LSTM + head) and the
+/// weight of its time-to-downtime error next to the horizons' cross-entropy in the training loss.
+/// </summary>
+internal sealed record DowntimeHead(
+    int ConvChannels = 0, int ConvKernel = 0, bool Attention = false, int HiddenSize = 0, double Dropout = 0, double Smoothing = 0, double TimeWeight = 1);
