@@ -199,3 +199,23 @@ public sealed class TrainingTests
         public void Report(TrainingProgress value) => report(value);
     }
 }
+
+public sealed class NoCollectionRegionTests
+{
+    [Test]
+    public void Training_steps_on_several_threads_share_the_region_and_leave_none_behind()
+    {
+        // The region is process-wide: before it was shared, a second thread's step threw "The NoGCRegion mode was already
+        // in progress" (eval nab trains its files' forecasters side by side).
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 4 }, _ =>
+        {
+            for (var step = 0; step < 50; step++)
+            {
+                using (new NoCollectionRegion())
+                    GC.KeepAlive(new byte[1024]);
+            }
+        });
+
+        Assert.That(System.Runtime.GCSettings.LatencyMode, Is.Not.EqualTo(System.Runtime.GCLatencyMode.NoGCRegion));
+    }
+}

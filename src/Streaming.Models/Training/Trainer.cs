@@ -154,16 +154,27 @@ internal readonly struct NoCollectionRegion : IDisposable
     /// <summary>Far above one step's managed allocations (a batch's arrays and tensor wrappers: well under 1 MB).</summary>
     private const long Budget = 16L << 20;
 
-    private readonly bool started;
+    // The region is process-wide and cannot be entered twice: models trained side by side (NAB's files, a bundle's
+    // members) share one, started by the first step to enter and ended by the last to leave.
+    private static readonly Lock Gate = new();
+    private static int s_inside;
 
-    public NoCollectionRegion() => started = GC.TryStartNoGCRegion(Budget);
+    public NoCollectionRegion()
+    {
+        lock (Gate)
+        {
+            if (s_inside++ == 0 && System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.NoGCRegion)
+                GC.TryStartNoGCRegion(Budget);
+        }
+    }
 
     public void Dispose()
     {
-        // A region ends by itself if allocations outgrow the budget; ending it again would throw.
-        if (started && System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion)
+        lock (Gate)
         {
-            GC.EndNoGCRegion();
+            // A region ends by itself if allocations outgrow the budget; ending it again would throw.
+            if (--s_inside == 0 && System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion)
+                GC.EndNoGCRegion();
         }
     }
 }

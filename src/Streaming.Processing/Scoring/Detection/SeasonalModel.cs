@@ -36,8 +36,9 @@ public sealed record SeasonalOptions
 }
 
 /// <summary>
-/// One metric's cycle: finds the dominant period of its window means by autocorrelation (the highest peak after the first
-/// zero crossing, so a smooth series' short lags do not count) and, while one holds, expects each window to repeat the
+/// One metric's cycle: finds the dominant period of its window means by autocorrelation (the first peak after the first
+/// zero crossing that is about as high as the highest, so neither a smooth series' short lags nor a cycle's multiples
+/// count; used only if it predicts better than the level baseline) and, while one holds, expects each window to repeat the
 /// same phase of the last cycles (the median of up to three, so one unusual day does not become the expectation). The
 /// residual is scaled by its own mean absolute size, learned with outliers clipped. A square wave's edges and a daily
 /// peak are then ordinary, while a peak that does not come, or a weekday that looks like a holiday, is not. Memory is
@@ -49,7 +50,7 @@ internal sealed class SeasonalModel
     private const double MeanAbsoluteToSigma = 1.2533;
     private const int Cycles = 3;
     private const double CorrelationTolerance = 0.02;
-    // Windows between estimates of the cycle (or one cycle, if longer): the estimate costs O(history × MaxPeriod).
+    // Windows between estimates of the cycle (or one cycle, if longer): an estimate costs O(history × CoarseLags).
     private const int EstimateEvery = 256;
     // Lags searched at block resolution before the peak is refined at full resolution.
     private const int CoarseLags = 128;
@@ -120,8 +121,9 @@ internal sealed class SeasonalModel
     private double MeanAbsoluteDeviationFromRecentLevel()
     {
         var window = _levelWindows;
+        // Too little history to know the level baseline's error: no cycle can be shown to beat it.
         if (_count <= window)
-            return double.PositiveInfinity;
+            return 0;
         var sum = 0.0;
         for (var lag = _count; lag > _count - window; lag--)
             sum += Back(lag);
