@@ -35,11 +35,11 @@ public class EventSerializationBenchmarks
             metrics.Select((m, i) => new MetricFeatures(m, 6, 40 + i, 1.5, 38 + i, 43 + i, 39 + i, 42 + i, 0.05, 41 + i, 40 + i, 42.5 + i, 0.01, null)).ToArray());
         _score = new ScoreEvent("host-001", start, start.AddMinutes(1), "ensemble", "20261122-054512", 0.73, 1, false,
             [new Contributor("cpu_usage", 0.6, 40, 43), new Contributor("network_latency", 0.3, 70, 72)]);
-        _avroFeatures = EventSerializers.CreateAsync(Avro, AvroContracts.FeatureVector, "features", FixedSchemaIds.Instance, CancellationToken.None).GetAwaiter().GetResult();
-        _jsonFeatures = EventSerializers.CreateAsync(Json, AvroContracts.FeatureVector, "features", FixedSchemaIds.Instance, CancellationToken.None).GetAwaiter().GetResult();
-        _avroScores = EventSerializers.CreateAsync(Avro, AvroContracts.Score, "scores", FixedSchemaIds.Instance, CancellationToken.None).GetAwaiter().GetResult();
-        _jsonScores = EventSerializers.CreateAsync(Json, AvroContracts.Score, "scores", FixedSchemaIds.Instance, CancellationToken.None).GetAwaiter().GetResult();
-        _reader = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, FixedSchemaIds.Instance);
+        _avroFeatures = EventSerializers.CreateAsync(Avro, AvroContracts.FeatureVector, "features", FixedIdSchemaRegistry.Instance, CancellationToken.None).GetAwaiter().GetResult();
+        _jsonFeatures = EventSerializers.CreateAsync(Json, AvroContracts.FeatureVector, "features", FixedIdSchemaRegistry.Instance, CancellationToken.None).GetAwaiter().GetResult();
+        _avroScores = EventSerializers.CreateAsync(Avro, AvroContracts.Score, "scores", FixedIdSchemaRegistry.Instance, CancellationToken.None).GetAwaiter().GetResult();
+        _jsonScores = EventSerializers.CreateAsync(Json, AvroContracts.Score, "scores", FixedIdSchemaRegistry.Instance, CancellationToken.None).GetAwaiter().GetResult();
+        _reader = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, FixedIdSchemaRegistry.Instance);
         _avroFeatureBytes = _avroFeatures.Serialize(_features);
         _jsonFeatureBytes = JsonSerializer.SerializeToUtf8Bytes(_features, ContractsJsonContext.Default.FeatureVectorEvent);
     }

@@ -1,0 +1,217 @@
+using System.Collections;
+using System.Globalization;
+using System.Text.Json;
+using Avro;
+using Avro.Generic;
+
+namespace Streaming.Contracts.Avro;
+
+/// <summary>An event does not fit its Avro schema; the message names the field.</summary>
+internal sealed class AvroEncodingException(string message) : Exception(message);
+
+/// <summary>
+/// Maps an event's JSON contract onto an Apache.Avro <see cref="GenericRecord"/> and back, driven by the schema, so no
+/// event type needs code of its own: an Avro field takes the JSON (snake_case) property of the same name. JSON strings
+/// become <c>timestamp-millis</c> (ISO 8601) and <c>uuid</c> values, enum symbols and strings; a field the JSON lacks takes
+/// its schema default. Reading writes the datum back as the same JSON shape (times as ISO 8601 in UTC).
+/// </summary>
+internal static class AvroJsonMapping
+{
+    public static GenericRecord ToRecord(JsonElement json, RecordSchema schema) => (GenericRecord)ToDatum(json, schema, schema.Name)!;
+
+    private static object? ToDatum(JsonElement json, Schema schema, string path)
+    {
+        switch (schema)
+        {
+            case RecordSchema record:
+                Expect(json, JsonValueKind.Object, schema, path);
+                var result = new GenericRecord(record);
+                foreach (var field in record.Fields)
+                {
+                    var fieldPath = $"{path}.{field.Name}";
+                    if (json.TryGetProperty(field.Name, out var value))
+                        result.Add(field.Pos, ToDatum(value, field.Schema, fieldPath));
+                    else if (field.DefaultValue is not null)
+                        result.Add(field.Pos, ToDatum(ParseDefault(field), field.Schema, fieldPath));
+                    else
+                        throw new AvroEncodingException($"{fieldPath}: missing, and the schema gives no default");
+                }
+                return result;
+            case UnionSchema union:
+                return ToUnionDatum(json, union, path);
+            case EnumSchema enumSchema:
+                Expect(json, JsonValueKind.String, schema, path);
+                var symbol = json.GetString()!;
+                return enumSchema.Contains(symbol)
+                    ? new GenericEnum(enumSchema, symbol)
+                    : throw new AvroEncodingException($"{path}: '{symbol}' is not a symbol of enum {enumSchema.Name} ({string.Join(", ", enumSchema.Symbols)})");
+            case ArraySchema array:
+                Expect(json, JsonValueKind.Array, schema, path);
+                var items = new object?[json.GetArrayLength()];
+                var i = 0;
+                foreach (var item in json.EnumerateArray())
+                {
+                    items[i] = ToDatum(item, array.ItemSchema, $"{path}[{i}]");
+                    i++;
+                }
+                return items;
+            case MapSchema map:
+                Expect(json, JsonValueKind.Object, schema, path);
+                var entries = new Dictionary<string, object?>(StringComparer.Ordinal);
+                foreach (var property in json.EnumerateObject())
+                    entries[property.Name] = ToDatum(property.Value, map.ValueSchema, $"{path}.{property.Name}");
+                return entries;
+            case LogicalSchema logical:
+                return ToLogicalDatum(json, logical, path);
+            default:
+                return ToPrimitiveDatum(json, schema, path);
+        }
+    }
+
+    private static object? ToUnionDatum(JsonElement json, UnionSchema union, string path)
+    {
+        if (json.ValueKind == JsonValueKind.Null && union.Schemas.Any(s => s.Tag == Schema.Type.Null))
+            return null;
+        foreach (var branch in union.Schemas)
+        {
+            if (branch.Tag != Schema.Type.Null && Accepts(branch, json.ValueKind))
+                return ToDatum(json, branch, path);
+        }
+        throw new AvroEncodingException($"{path}: a JSON {json.ValueKind} fits no branch of {union}");
+    }
+
+    private static bool Accepts(Schema schema, JsonValueKind kind) => (schema.Tag, kind) switch
+    {
+        (Schema.Type.Boolean, JsonValueKind.True or JsonValueKind.False) => true,
+        (Schema.Type.Int or Schema.Type.Long or Schema.Type.Float or Schema.Type.Double, JsonValueKind.Number) => true,
+        (Schema.Type.String or Schema.Type.Enumeration, JsonValueKind.String) => true,
+        (Schema.Type.Record or Schema.Type.Map, JsonValueKind.Object) => true,
+        (Schema.Type.Array, JsonValueKind.Array) => true,
+        (Schema.Type.Logical, _) => Accepts(((LogicalSchema)schema).BaseSchema, kind) || kind == JsonValueKind.String,
+        _ => false,
+    };
+
+    private static object ToLogicalDatum(JsonElement json, LogicalSchema schema, string path)
+    {
+        switch (schema.LogicalTypeName)
+        {
+            case "timestamp-millis" when json.ValueKind == JsonValueKind.String:
+                return DateTimeOffset.TryParse(json.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var time)
+                    ? time.UtcDateTime
+                    : throw new AvroEncodingException($"{path}: '{json.GetString()}' is not an ISO 8601 time for timestamp-millis");
+            case "timestamp-millis" when json.ValueKind == JsonValueKind.Number && json.TryGetInt64(out var epochMs):
+                return DateTimeOffset.FromUnixTimeMilliseconds(epochMs).UtcDateTime;
+            case "uuid" when json.ValueKind == JsonValueKind.String:
+                return Guid.TryParse(json.GetString(), out var guid)
+                    ? guid
+                    : throw new AvroEncodingException($"{path}: '{json.GetString()}' is not a uuid");
+            default:
+                throw new AvroEncodingException($"{path}: a JSON {json.ValueKind} cannot be written as logical type {schema.LogicalTypeName}");
+        }
+    }
+
+    private static object ToPrimitiveDatum(JsonElement json, Schema schema, string path)
+    {
+        try
+        {
+            return schema.Tag switch
+            {
+                Schema.Type.Boolean when json.ValueKind is JsonValueKind.True or JsonValueKind.False => json.GetBoolean(),
+                Schema.Type.Int when json.ValueKind == JsonValueKind.Number => json.GetInt32(),
+                Schema.Type.Long when json.ValueKind == JsonValueKind.Number => json.GetInt64(),
+                Schema.Type.Float when json.ValueKind == JsonValueKind.Number => json.GetSingle(),
+                Schema.Type.Double when json.ValueKind == JsonValueKind.Number => json.GetDouble(),
+                Schema.Type.String when json.ValueKind == JsonValueKind.String => json.GetString()!,
+                _ => throw new AvroEncodingException($"{path}: a JSON {json.ValueKind} cannot be written as Avro {schema.Tag}"),
+            };
+        }
+        catch (FormatException ex)
+        {
+            throw new AvroEncodingException($"{path}: {json.GetRawText()} does not fit Avro {schema.Tag}: {ex.Message}");
+        }
+    }
+
+    private static void Expect(JsonElement json, JsonValueKind kind, Schema schema, string path)
+    {
+        if (json.ValueKind != kind)
+            throw new AvroEncodingException($"{path}: a JSON {json.ValueKind} cannot be written as Avro {schema.Tag} (expected a JSON {kind})");
+    }
+
+    private static JsonElement ParseDefault(Field field)
+    {
+        using var document = JsonDocument.Parse(field.DefaultValue.ToString(Newtonsoft.Json.Formatting.None));
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>Writes a decoded datum as JSON. Throws <see cref="AvroEncodingException"/> for a value JSON cannot hold (NaN, infinities).</summary>
+    public static void WriteJson(Utf8JsonWriter writer, object? datum, string path)
+    {
+        switch (datum)
+        {
+            case null:
+                writer.WriteNullValue();
+                break;
+            case GenericRecord record:
+                writer.WriteStartObject();
+                foreach (var field in record.Schema.Fields)
+                {
+                    writer.WritePropertyName(field.Name);
+                    WriteJson(writer, record.GetValue(field.Pos), $"{path}.{field.Name}");
+                }
+                writer.WriteEndObject();
+                break;
+            case GenericEnum symbol:
+                writer.WriteStringValue(symbol.Value);
+                break;
+            case string text:
+                writer.WriteStringValue(text);
+                break;
+            case bool flag:
+                writer.WriteBooleanValue(flag);
+                break;
+            case int number:
+                writer.WriteNumberValue(number);
+                break;
+            case long number:
+                writer.WriteNumberValue(number);
+                break;
+            case float number:
+                WriteFinite(writer, number, path);
+                break;
+            case double number:
+                WriteFinite(writer, number, path);
+                break;
+            case DateTime time:
+                writer.WriteStringValue(new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)));
+                break;
+            case Guid guid:
+                writer.WriteStringValue(guid);
+                break;
+            case IDictionary map:
+                writer.WriteStartObject();
+                foreach (DictionaryEntry entry in map)
+                {
+                    writer.WritePropertyName((string)entry.Key);
+                    WriteJson(writer, entry.Value, $"{path}.{entry.Key}");
+                }
+                writer.WriteEndObject();
+                break;
+            case IEnumerable items:
+                writer.WriteStartArray();
+                var i = 0;
+                foreach (var item in items)
+                    WriteJson(writer, item, $"{path}[{i++}]");
+                writer.WriteEndArray();
+                break;
+            default:
+                throw new AvroEncodingException($"{path}: a decoded {datum.GetType().Name} has no JSON form here");
+        }
+    }
+
+    private static void WriteFinite(Utf8JsonWriter writer, double number, string path)
+    {
+        if (!double.IsFinite(number))
+            throw new AvroEncodingException($"{path}: {number.ToString(CultureInfo.InvariantCulture)} is not a finite number, which the JSON contract refuses");
+        writer.WriteNumberValue(number);
+    }
+}
