@@ -191,7 +191,7 @@ public sealed class AvroOnTheWireTests
         var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, TestStack.Loggers.CreateLogger("migrate"), CancellationToken.None);
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
         byte[] value;
-        using (var writerClient = new SchemaRegistryClient(settings.SchemaRegistry))
+        using (var writerClient = EventSerializers.CreateSchemaRegistry(settings.SchemaRegistry))
         {
             var start = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
             value = (await EventSerializers.CreateAsync(new SerializationOptions { Format = SerializationFormat.Avro }, AvroContracts.Score,
@@ -250,7 +250,7 @@ public sealed class AvroOnTheWireTests
         using var counters = new PipelineCounters();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("processor"), name);
-        var ex = Assert.ThrowsAsync<SchemaRegistryException>(async () => await worker.RunAsync(stop.Token));
+        var ex = Assert.ThrowsAsync<Confluent.SchemaRegistry.SchemaRegistryException>(async () => await worker.RunAsync(stop.Token));
         Assert.That(ex!.Message, Does.Contain(message));
         Assert.That(worker.Processed, Is.Zero);
     }
