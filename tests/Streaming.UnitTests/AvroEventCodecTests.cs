@@ -200,6 +200,14 @@ public sealed class AvroEventCodecTests
     }
 
     [Test]
+    public void Non_finite_numbers_are_refused_naming_the_field_as_the_json_contract_refuses_them()
+    {
+        Assert.That(() => Serialize(AvroContracts.Score, SampleScore() with { Score = double.NaN }),
+            Throws.TypeOf<AvroEncodingException>().With.Message.Contains("ScoreEvent.score").And.Message.Contains("not a finite number"));
+        Assert.That(() => JsonSerializer.Serialize(SampleScore() with { Score = double.NaN }, ContractsJsonContext.Default.ScoreEvent), Throws.ArgumentException);
+    }
+
+    [Test]
     public void A_field_missing_from_the_type_is_written_from_its_schema_default()
     {
         // Contributor has no p50; the field's default (null) is written, and a reader of this schema sees null.

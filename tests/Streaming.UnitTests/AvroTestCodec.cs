@@ -15,8 +15,7 @@ internal static class AvroTestCodec
 {
     public static byte[] Encode<T>(RecordSchema schema, T value, JsonTypeInfo<T> info)
     {
-        using var json = JsonSerializer.SerializeToDocument(value, info);
-        var record = AvroJsonMapping.ToRecord(json.RootElement, schema);
+        var record = AvroJsonMapping.ToRecord(value, info, schema);
         using var stream = new MemoryStream();
         new GenericDatumWriter<GenericRecord>(schema).Write(record, new BinaryEncoder(stream));
         return stream.ToArray();

@@ -1,6 +1,8 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Avro;
 using Avro.Generic;
 
@@ -10,14 +12,110 @@ namespace Streaming.Contracts.Avro;
 internal sealed class AvroEncodingException(string message) : Exception(message);
 
 /// <summary>
-/// Maps an event's JSON contract onto an Apache.Avro <see cref="GenericRecord"/> and back, driven by the schema, so no
-/// event type needs code of its own: an Avro field takes the JSON (snake_case) property of the same name. JSON strings
-/// become <c>timestamp-millis</c> (ISO 8601) and <c>uuid</c> values, enum symbols and strings; a field the JSON lacks takes
-/// its schema default. Reading writes the datum back as the same JSON shape (times as ISO 8601 in UTC).
+/// Maps an event onto an Apache.Avro <see cref="GenericRecord"/> and back through its JSON contract, driven by the schema,
+/// so no event type needs code of its own: an Avro field takes the property with the same JSON (snake_case) name, read
+/// through the source-generated <see cref="JsonTypeInfo"/> (no JSON text is written). <see cref="DateTimeOffset"/> becomes
+/// <c>timestamp-millis</c>, <see cref="Guid"/> <c>uuid</c>, strings enum symbols; NaN and infinities are refused, as the
+/// JSON contract refuses them; a field the type lacks takes its schema default. Reading writes the datum as the JSON shape
+/// (times as ISO 8601 in UTC), which the contract's deserializer turns into the event.
 /// </summary>
 internal static class AvroJsonMapping
 {
+    private static readonly ConcurrentDictionary<JsonTypeInfo, Dictionary<string, JsonPropertyInfo>> PropertiesByType = new();
+
     public static GenericRecord ToRecord(JsonElement json, RecordSchema schema) => (GenericRecord)ToDatum(json, schema, schema.Name)!;
+
+    /// <summary>Throws <see cref="AvroEncodingException"/> naming the field when the value does not fit the schema.</summary>
+    public static GenericRecord ToRecord<T>(T value, JsonTypeInfo<T> typeInfo, RecordSchema schema) =>
+        ToRecord(value!, typeInfo, schema, schema.Name);
+
+    private static GenericRecord ToRecord(object value, JsonTypeInfo typeInfo, RecordSchema schema, string path)
+    {
+        var properties = PropertiesByType.GetOrAdd(typeInfo,
+            info => info.Properties.Where(p => p.Get is not null).ToDictionary(p => p.Name, StringComparer.Ordinal));
+        var record = new GenericRecord(schema);
+        foreach (var field in schema.Fields)
+        {
+            var fieldPath = $"{path}.{field.Name}";
+            if (properties.TryGetValue(field.Name, out var property))
+                record.Add(field.Pos, ToDatum(property.Get!(value), field.Schema, typeInfo.Options, fieldPath));
+            else if (field.DefaultValue is not null)
+                record.Add(field.Pos, ToDatum(ParseDefault(field), field.Schema, fieldPath));
+            else
+                throw new AvroEncodingException($"{fieldPath}: {typeInfo.Type.Name} has no such property, and the schema gives no default");
+        }
+        return record;
+    }
+
+    private static object? ToDatum(object? value, Schema schema, JsonSerializerOptions options, string path)
+    {
+        switch (schema)
+        {
+            case UnionSchema union:
+                if (value is null)
+                {
+                    return union.Schemas.Any(s => s.Tag == Schema.Type.Null)
+                        ? null
+                        : throw new AvroEncodingException($"{path}: null fits no branch of {union}");
+                }
+                var branch = union.Schemas.FirstOrDefault(s => s.Tag != Schema.Type.Null)
+                    ?? throw new AvroEncodingException($"{path}: only null fits {union}");
+                return ToDatum(value, branch, options, path);
+            case not null when value is null:
+                throw new AvroEncodingException($"{path}: null, but Avro {schema.Tag} is not nullable");
+            case RecordSchema record:
+                return ToRecord(value, options.GetTypeInfo(value.GetType()), record, path);
+            case EnumSchema enumSchema:
+                return value is string symbol && enumSchema.Contains(symbol)
+                    ? new GenericEnum(enumSchema, symbol)
+                    : throw new AvroEncodingException($"{path}: '{value}' is not a symbol of enum {enumSchema.Name} ({string.Join(", ", enumSchema.Symbols)})");
+            case ArraySchema array when value is IEnumerable items and not string:
+                var list = new List<object?>();
+                foreach (var item in items)
+                    list.Add(ToDatum(item, array.ItemSchema, options, $"{path}[{list.Count}]"));
+                return list.ToArray();
+            case MapSchema map when value is IEnumerable entries:
+                var dictionary = new Dictionary<string, object?>(StringComparer.Ordinal);
+                foreach (var entry in entries)
+                {
+                    var (key, item) = entry switch
+                    {
+                        KeyValuePair<string, string> p => (p.Key, (object?)p.Value),
+                        KeyValuePair<string, double> p => (p.Key, p.Value),
+                        DictionaryEntry p => ((string)p.Key, p.Value),
+                        _ => throw new AvroEncodingException($"{path}: a {entry?.GetType().Name} is not a map entry"),
+                    };
+                    dictionary[key] = ToDatum(item, map.ValueSchema, options, $"{path}.{key}");
+                }
+                return dictionary;
+            case LogicalSchema { LogicalTypeName: "timestamp-millis" }:
+                return value switch
+                {
+                    DateTimeOffset time => time.UtcDateTime,
+                    DateTime time => time.ToUniversalTime(),
+                    _ => throw new AvroEncodingException($"{path}: a {value.GetType().Name} is not a time for timestamp-millis"),
+                };
+            case LogicalSchema { LogicalTypeName: "uuid" }:
+                return value is Guid guid ? guid : throw new AvroEncodingException($"{path}: a {value.GetType().Name} is not a uuid");
+            default:
+                return ToPrimitiveDatum(value!, schema!, path);
+        }
+    }
+
+    private static object ToPrimitiveDatum(object value, Schema schema, string path) => (schema.Tag, value) switch
+    {
+        (Schema.Type.Boolean, bool flag) => flag,
+        (Schema.Type.Int, int number) => number,
+        (Schema.Type.Long, long number) => number,
+        (Schema.Type.Long, int number) => (long)number,
+        (Schema.Type.Double, double number) when double.IsFinite(number) => number,
+        (Schema.Type.Float, float number) when float.IsFinite(number) => number,
+        (Schema.Type.Double or Schema.Type.Float, double or float) =>
+            throw new AvroEncodingException($"{path}: {Convert.ToString(value, CultureInfo.InvariantCulture)} is not a finite number, which the JSON contract refuses"),
+        (Schema.Type.Double, int number) => (double)number,
+        (Schema.Type.String, string text) => text,
+        _ => throw new AvroEncodingException($"{path}: a {value.GetType().Name} cannot be written as Avro {schema.Tag}"),
+    };
 
     private static object? ToDatum(JsonElement json, Schema schema, string path)
     {

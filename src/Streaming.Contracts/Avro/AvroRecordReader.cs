@@ -59,15 +59,25 @@ internal sealed class AvroRecordReader(ISchemaRegistryClient registry)
     private static bool IsCorruptPayload(Exception ex) => ex is AvroException or InvalidDataException or EndOfStreamException
         or IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException or FormatException;
 
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_json;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_jsonWriter;
+
     /// <summary>The record as <typeparamref name="T"/>, through its JSON contract (field names are the JSON names).</summary>
     public static bool TryMap<T>(GenericRecord record, JsonTypeInfo<T> typeInfo, [NotNullWhen(true)] out T? value, [NotNullWhen(false)] out string? error)
     {
         value = default;
-        var buffer = new ArrayBufferWriter<byte>(1024);
+        // A per-thread scratch buffer and writer, reset for each record: the JSON never outlives this call.
+        var buffer = t_json is { Capacity: <= 1 << 20 } kept ? kept : t_json = new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        var writer = t_jsonWriter ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
         try
         {
-            using (var writer = new Utf8JsonWriter(buffer))
-                AvroJsonMapping.WriteJson(writer, record, record.Schema.Fullname);
+            AvroJsonMapping.WriteJson(writer, record, record.Schema.Fullname);
+            writer.Flush();
             value = JsonSerializer.Deserialize(buffer.WrittenSpan, typeInfo);
         }
         catch (AvroEncodingException ex)

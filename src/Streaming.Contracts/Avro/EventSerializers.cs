@@ -87,8 +87,7 @@ internal sealed class AvroEventSerializer<T> : IEventSerializer<T>
     /// <summary>Throws <see cref="AvroEncodingException"/> naming the field when the event does not fit its schema (an enum value outside the symbols, say).</summary>
     public byte[] Serialize(T value)
     {
-        using var json = JsonSerializer.SerializeToDocument(value, _contract.TypeInfo);
-        return _serializer.Serialize(AvroJsonMapping.ToRecord(json.RootElement, _contract.Schema), _context);
+        return _serializer.Serialize(AvroJsonMapping.ToRecord(value, _contract.TypeInfo, _contract.Schema), _context);
     }
 }
 
