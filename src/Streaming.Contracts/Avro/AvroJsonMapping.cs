@@ -8,8 +8,25 @@ using Avro.Generic;
 
 namespace Streaming.Contracts.Avro;
 
-/// <summary>An event does not fit its Avro schema; the message names the field.</summary>
-internal sealed class AvroEncodingException(string message) : Exception(message);
+/// <summary>
+/// An event does not fit its Avro schema, or a decoded value has no JSON form; the message names the field. The path is
+/// built only on this failure path, as the exception passes up through each record, array and map.
+/// </summary>
+internal sealed class AvroEncodingException(string path, string problem) : Exception(path.Length == 0 ? problem : $"{path}: {problem}")
+{
+    public AvroEncodingException(string message)
+        : this("", message)
+    {
+    }
+
+    public string Path { get; } = path;
+
+    public string Problem { get; } = problem;
+
+    /// <summary>The same problem seen one level up; <paramref name="segment"/> is a field or record name, or <c>[index]</c>.</summary>
+    public AvroEncodingException Within(string segment) =>
+        new(Path.Length == 0 ? segment : Path[0] == '[' ? segment + Path : $"{segment}.{Path}", Problem);
+}
 
 /// <summary>
 /// Maps an event onto an Apache.Avro <see cref="GenericRecord"/> and back through its JSON contract, driven by the schema,
@@ -23,31 +40,44 @@ internal static class AvroJsonMapping
 {
     private static readonly ConcurrentDictionary<JsonTypeInfo, Dictionary<string, JsonPropertyInfo>> PropertiesByType = new();
 
-    public static GenericRecord ToRecord(JsonElement json, RecordSchema schema) => (GenericRecord)ToDatum(json, schema, schema.Name)!;
-
     /// <summary>Throws <see cref="AvroEncodingException"/> naming the field when the value does not fit the schema.</summary>
-    public static GenericRecord ToRecord<T>(T value, JsonTypeInfo<T> typeInfo, RecordSchema schema) =>
-        ToRecord(value!, typeInfo, schema, schema.Name);
+    public static GenericRecord ToRecord<T>(T value, JsonTypeInfo<T> typeInfo, RecordSchema schema)
+    {
+        try
+        {
+            return ToRecordCore(value!, typeInfo, schema);
+        }
+        catch (AvroEncodingException ex)
+        {
+            throw ex.Within(schema.Name);
+        }
+    }
 
-    private static GenericRecord ToRecord(object value, JsonTypeInfo typeInfo, RecordSchema schema, string path)
+    private static GenericRecord ToRecordCore(object value, JsonTypeInfo typeInfo, RecordSchema schema)
     {
         var properties = PropertiesByType.GetOrAdd(typeInfo,
             info => info.Properties.Where(p => p.Get is not null).ToDictionary(p => p.Name, StringComparer.Ordinal));
         var record = new GenericRecord(schema);
         foreach (var field in schema.Fields)
         {
-            var fieldPath = $"{path}.{field.Name}";
-            if (properties.TryGetValue(field.Name, out var property))
-                record.Add(field.Pos, ToDatum(property.Get!(value), field.Schema, typeInfo.Options, fieldPath));
-            else if (field.DefaultValue is not null)
-                record.Add(field.Pos, ToDatum(ParseDefault(field), field.Schema, fieldPath));
-            else
-                throw new AvroEncodingException($"{fieldPath}: {typeInfo.Type.Name} has no such property, and the schema gives no default");
+            try
+            {
+                if (properties.TryGetValue(field.Name, out var property))
+                    record.Add(field.Pos, ToDatum(property.Get!(value), field.Schema, typeInfo.Options));
+                else if (field.DefaultValue is not null)
+                    record.Add(field.Pos, ToDatum(ParseDefault(field), field.Schema, "default"));
+                else
+                    throw new AvroEncodingException($"{typeInfo.Type.Name} has no such property, and the schema gives no default");
+            }
+            catch (AvroEncodingException ex)
+            {
+                throw ex.Within(field.Name);
+            }
         }
         return record;
     }
 
-    private static object? ToDatum(object? value, Schema schema, JsonSerializerOptions options, string path)
+    private static object? ToDatum(object? value, Schema schema, JsonSerializerOptions options)
     {
         switch (schema)
         {
@@ -56,23 +86,32 @@ internal static class AvroJsonMapping
                 {
                     return union.Schemas.Any(s => s.Tag == Schema.Type.Null)
                         ? null
-                        : throw new AvroEncodingException($"{path}: null fits no branch of {union}");
+                        : throw new AvroEncodingException($"null fits no branch of {union}");
                 }
                 var branch = union.Schemas.FirstOrDefault(s => s.Tag != Schema.Type.Null)
-                    ?? throw new AvroEncodingException($"{path}: only null fits {union}");
-                return ToDatum(value, branch, options, path);
+                    ?? throw new AvroEncodingException($"only null fits {union}");
+                return ToDatum(value, branch, options);
             case not null when value is null:
-                throw new AvroEncodingException($"{path}: null, but Avro {schema.Tag} is not nullable");
+                throw new AvroEncodingException($"null, but Avro {schema.Tag} is not nullable");
             case RecordSchema record:
-                return ToRecord(value, options.GetTypeInfo(value.GetType()), record, path);
+                return ToRecordCore(value, options.GetTypeInfo(value.GetType()), record);
             case EnumSchema enumSchema:
                 return value is string symbol && enumSchema.Contains(symbol)
                     ? new GenericEnum(enumSchema, symbol)
-                    : throw new AvroEncodingException($"{path}: '{value}' is not a symbol of enum {enumSchema.Name} ({string.Join(", ", enumSchema.Symbols)})");
+                    : throw new AvroEncodingException($"'{value}' is not a symbol of enum {enumSchema.Name} ({string.Join(", ", enumSchema.Symbols)})");
             case ArraySchema array when value is IEnumerable items and not string:
                 var list = new List<object?>();
                 foreach (var item in items)
-                    list.Add(ToDatum(item, array.ItemSchema, options, $"{path}[{list.Count}]"));
+                {
+                    try
+                    {
+                        list.Add(ToDatum(item, array.ItemSchema, options));
+                    }
+                    catch (AvroEncodingException ex)
+                    {
+                        throw ex.Within($"[{list.Count}]");
+                    }
+                }
                 return list.ToArray();
             case MapSchema map when value is IEnumerable entries:
                 var dictionary = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -83,9 +122,16 @@ internal static class AvroJsonMapping
                         KeyValuePair<string, string> p => (p.Key, (object?)p.Value),
                         KeyValuePair<string, double> p => (p.Key, p.Value),
                         DictionaryEntry p => ((string)p.Key, p.Value),
-                        _ => throw new AvroEncodingException($"{path}: a {entry?.GetType().Name} is not a map entry"),
+                        _ => throw new AvroEncodingException($"a {entry?.GetType().Name} is not a map entry"),
                     };
-                    dictionary[key] = ToDatum(item, map.ValueSchema, options, $"{path}.{key}");
+                    try
+                    {
+                        dictionary[key] = ToDatum(item, map.ValueSchema, options);
+                    }
+                    catch (AvroEncodingException ex)
+                    {
+                        throw ex.Within(key);
+                    }
                 }
                 return dictionary;
             case LogicalSchema { LogicalTypeName: "timestamp-millis" }:
@@ -93,16 +139,16 @@ internal static class AvroJsonMapping
                 {
                     DateTimeOffset time => time.UtcDateTime,
                     DateTime time => time.ToUniversalTime(),
-                    _ => throw new AvroEncodingException($"{path}: a {value.GetType().Name} is not a time for timestamp-millis"),
+                    _ => throw new AvroEncodingException($"a {value.GetType().Name} is not a time for timestamp-millis"),
                 };
             case LogicalSchema { LogicalTypeName: "uuid" }:
-                return value is Guid guid ? guid : throw new AvroEncodingException($"{path}: a {value.GetType().Name} is not a uuid");
+                return value is Guid guid ? guid : throw new AvroEncodingException($"a {value.GetType().Name} is not a uuid");
             default:
-                return ToPrimitiveDatum(value!, schema!, path);
+                return ToPrimitiveDatum(value!, schema!);
         }
     }
 
-    private static object ToPrimitiveDatum(object value, Schema schema, string path) => (schema.Tag, value) switch
+    private static object ToPrimitiveDatum(object value, Schema schema) => (schema.Tag, value) switch
     {
         (Schema.Type.Boolean, bool flag) => flag,
         (Schema.Type.Int, int number) => number,
@@ -111,10 +157,10 @@ internal static class AvroJsonMapping
         (Schema.Type.Double, double number) when double.IsFinite(number) => number,
         (Schema.Type.Float, float number) when float.IsFinite(number) => number,
         (Schema.Type.Double or Schema.Type.Float, double or float) =>
-            throw new AvroEncodingException($"{path}: {Convert.ToString(value, CultureInfo.InvariantCulture)} is not a finite number, which the JSON contract refuses"),
+            throw new AvroEncodingException($"{Convert.ToString(value, CultureInfo.InvariantCulture)} is not a finite number, which the JSON contract refuses"),
         (Schema.Type.Double, int number) => (double)number,
         (Schema.Type.String, string text) => text,
-        _ => throw new AvroEncodingException($"{path}: a {value.GetType().Name} cannot be written as Avro {schema.Tag}"),
+        _ => throw new AvroEncodingException($"a {value.GetType().Name} cannot be written as Avro {schema.Tag}"),
     };
 
     private static object? ToDatum(JsonElement json, Schema schema, string path)
@@ -242,7 +288,7 @@ internal static class AvroJsonMapping
     }
 
     /// <summary>Writes a decoded datum as JSON. Throws <see cref="AvroEncodingException"/> for a value JSON cannot hold (NaN, infinities).</summary>
-    public static void WriteJson(Utf8JsonWriter writer, object? datum, string path)
+    public static void WriteJson(Utf8JsonWriter writer, object? datum)
     {
         switch (datum)
         {
@@ -254,7 +300,14 @@ internal static class AvroJsonMapping
                 foreach (var field in record.Schema.Fields)
                 {
                     writer.WritePropertyName(field.Name);
-                    WriteJson(writer, record.GetValue(field.Pos), $"{path}.{field.Name}");
+                    try
+                    {
+                        WriteJson(writer, record.GetValue(field.Pos));
+                    }
+                    catch (AvroEncodingException ex)
+                    {
+                        throw ex.Within(field.Name);
+                    }
                 }
                 writer.WriteEndObject();
                 break;
@@ -274,10 +327,10 @@ internal static class AvroJsonMapping
                 writer.WriteNumberValue(number);
                 break;
             case float number:
-                WriteFinite(writer, number, path);
+                WriteFinite(writer, number);
                 break;
             case double number:
-                WriteFinite(writer, number, path);
+                WriteFinite(writer, number);
                 break;
             case DateTime time:
                 writer.WriteStringValue(new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)));
@@ -290,7 +343,7 @@ internal static class AvroJsonMapping
                 foreach (DictionaryEntry entry in map)
                 {
                     writer.WritePropertyName((string)entry.Key);
-                    WriteJson(writer, entry.Value, $"{path}.{entry.Key}");
+                    WriteJson(writer, entry.Value);
                 }
                 writer.WriteEndObject();
                 break;
@@ -298,18 +351,28 @@ internal static class AvroJsonMapping
                 writer.WriteStartArray();
                 var i = 0;
                 foreach (var item in items)
-                    WriteJson(writer, item, $"{path}[{i++}]");
+                {
+                    try
+                    {
+                        WriteJson(writer, item);
+                    }
+                    catch (AvroEncodingException ex)
+                    {
+                        throw ex.Within($"[{i}]");
+                    }
+                    i++;
+                }
                 writer.WriteEndArray();
                 break;
             default:
-                throw new AvroEncodingException($"{path}: a decoded {datum.GetType().Name} has no JSON form here");
+                throw new AvroEncodingException($"a decoded {datum.GetType().Name} has no JSON form here");
         }
     }
 
-    private static void WriteFinite(Utf8JsonWriter writer, double number, string path)
+    private static void WriteFinite(Utf8JsonWriter writer, double number)
     {
         if (!double.IsFinite(number))
-            throw new AvroEncodingException($"{path}: {number.ToString(CultureInfo.InvariantCulture)} is not a finite number, which the JSON contract refuses");
+            throw new AvroEncodingException($"{number.ToString(CultureInfo.InvariantCulture)} is not a finite number, which the JSON contract refuses");
         writer.WriteNumberValue(number);
     }
 }

@@ -76,7 +76,7 @@ internal sealed class AvroRecordReader(ISchemaRegistryClient registry)
         writer.Reset(buffer);
         try
         {
-            AvroJsonMapping.WriteJson(writer, record, record.Schema.Fullname);
+            AvroJsonMapping.WriteJson(writer, record);
             writer.Flush();
             value = JsonSerializer.Deserialize(buffer.WrittenSpan, typeInfo);
         }
@@ -100,7 +100,7 @@ internal sealed class AvroRecordReader(ISchemaRegistryClient registry)
         try
         {
             using var writer = new Utf8JsonWriter(buffer);
-            AvroJsonMapping.WriteJson(writer, record, record.Schema.Fullname);
+            AvroJsonMapping.WriteJson(writer, record);
             error = null;
             return true;
         }
