@@ -1,6 +1,6 @@
-# Multi-stage build of the `streaming` executable. librdkafka comes from the librdkafka.redist NuGet package (its
-# centos8 build loads on the Debian-based image); the image runs as a non-root user. curl serves the compose health
-# checks (GET /health/ready).
+# Multi-stage build of the `streaming` executable. librdkafka comes from the librdkafka.redist NuGet package in the
+# publish output (no system package); the image runs as a non-root user. curl serves the compose health checks
+# (GET /health/ready).
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY . .
