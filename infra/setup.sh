@@ -12,7 +12,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_pkgs=()
-for p in librdkafka1 kcat prometheus docker-compose postgresql-15 postgresql-server-dev-15 cmake libssl-dev build-essential dpkg-dev; do
+for p in kcat prometheus docker-compose postgresql-15 postgresql-server-dev-15 cmake libssl-dev build-essential dpkg-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 for p in ${STREAMING_EXTRA_PKGS:-}; do
@@ -49,4 +49,4 @@ if [ ! -f "$ext_dir/timescaledb--$tsdb_version.sql" ]; then
   log "installing TimescaleDB $tsdb_version from the cached build"
   sudo_if_needed make -s -C "$build_cache/src/tsdb/build" install >/dev/null
 fi
-log "ready: prometheus $(dpkg-query -W -f='${Version}' prometheus), librdkafka $(dpkg-query -W -f='${Version}' librdkafka1), PostgreSQL $($pg_bin/postgres --version | awk '{print $3}'), TimescaleDB $tsdb_version"
+log "ready: prometheus $(dpkg-query -W -f='${Version}' prometheus), PostgreSQL $($pg_bin/postgres --version | awk '{print $3}'), TimescaleDB $tsdb_version"

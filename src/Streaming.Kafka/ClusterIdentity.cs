@@ -13,7 +13,6 @@ public sealed partial record ClusterIdentity(string ClusterId, int ControllerId)
     public static ClusterIdentity Query(KafkaOptions options, string bootstrapServers, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(options);
-        NativeLibraries.EnsureLoaded();
         var error = new byte[512];
         var conf = rd_kafka_conf_new();
         foreach (var (key, value) in options.Client.Append(new("bootstrap.servers", bootstrapServers)).Append(new("log_level", "3")))
@@ -55,27 +54,27 @@ public sealed partial record ClusterIdentity(string ClusterId, int ControllerId)
 
     private static string Decode(byte[] buffer) => Encoding.UTF8.GetString(buffer, 0, Math.Max(0, Array.IndexOf(buffer, (byte)0)));
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial IntPtr rd_kafka_conf_new();
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial void rd_kafka_conf_destroy(IntPtr conf);
 
-    [LibraryImport(NativeLibraries.Librdkafka, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(RdKafkaLibrary.Name, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int rd_kafka_conf_set(IntPtr conf, string name, string value, byte[] errstr, nuint errstrSize);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial IntPtr rd_kafka_new(int type, IntPtr conf, byte[] errstr, nuint errstrSize);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial void rd_kafka_destroy(IntPtr rk);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial IntPtr rd_kafka_clusterid(IntPtr rk, int timeoutMs);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial int rd_kafka_controllerid(IntPtr rk, int timeoutMs);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial void rd_kafka_mem_free(IntPtr rk, IntPtr pointer);
 }

@@ -29,7 +29,6 @@ public sealed partial class EmbeddedKafkaCluster : IDisposable
     public static EmbeddedKafkaCluster Start(int brokerCount = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokerCount, 1);
-        NativeLibraries.EnsureLoaded();
         var conf = rd_kafka_conf_new();
         var error = new byte[512];
         // A mock cluster needs a client handle to own its threads; a producer handle that never produces is the lightest.
@@ -92,36 +91,36 @@ public sealed partial class EmbeddedKafkaCluster : IDisposable
 
     private static string Decode(byte[] error) => Encoding.UTF8.GetString(error, 0, Math.Max(0, Array.IndexOf(error, (byte)0)));
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial IntPtr rd_kafka_conf_new();
 
-    [LibraryImport(NativeLibraries.Librdkafka, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(RdKafkaLibrary.Name, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int rd_kafka_conf_set(IntPtr conf, string name, string value, byte[] errstr, nuint errstrSize);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial IntPtr rd_kafka_new(int type, IntPtr conf, byte[] errstr, nuint errstrSize);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial void rd_kafka_destroy(IntPtr rk);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial IntPtr rd_kafka_err2str(int err);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokerCount);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial IntPtr rd_kafka_mock_cluster_bootstraps(IntPtr cluster);
 
-    [LibraryImport(NativeLibraries.Librdkafka, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(RdKafkaLibrary.Name, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int rd_kafka_mock_topic_create(IntPtr cluster, string topic, int partitionCount, int replicationFactor);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial int rd_kafka_mock_broker_set_down(IntPtr cluster, int brokerId);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial int rd_kafka_mock_broker_set_up(IntPtr cluster, int brokerId);
 
-    [LibraryImport(NativeLibraries.Librdkafka)]
+    [LibraryImport(RdKafkaLibrary.Name)]
     private static partial void rd_kafka_mock_cluster_destroy(IntPtr cluster);
 }

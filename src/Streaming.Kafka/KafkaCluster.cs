@@ -26,7 +26,6 @@ public sealed class KafkaCluster : IDisposable
     public static KafkaCluster Connect(KafkaOptions options)
     {
         options.Validate();
-        NativeLibraries.EnsureLoaded();
         if (options.IsEmbedded)
         {
             var embedded = EmbeddedKafkaCluster.Start(options.EmbeddedBrokers);

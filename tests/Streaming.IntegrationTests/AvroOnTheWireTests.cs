@@ -76,7 +76,7 @@ public sealed class AvroOnTheWireTests
         var connectionString = await TestStack.CreateDatabaseAsync(name);
         var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, TestStack.Loggers.CreateLogger("migrate"), CancellationToken.None);
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
-        var ids = FixedSchemaIds.Instance;
+        var ids = FixedIdSchemaRegistry.Instance;
         var avro = new SerializationOptions { Format = SerializationFormat.Avro };
         var anomaly = Anomaly("web-1");
         var prediction = Prediction("web-2");
@@ -191,7 +191,7 @@ public sealed class AvroOnTheWireTests
         var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, TestStack.Loggers.CreateLogger("migrate"), CancellationToken.None);
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
         byte[] value;
-        using (var writerClient = new SchemaRegistryClient(settings.SchemaRegistry))
+        using (var writerClient = EventSerializers.CreateSchemaRegistry(settings.SchemaRegistry))
         {
             var start = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
             value = (await EventSerializers.CreateAsync(new SerializationOptions { Format = SerializationFormat.Avro }, AvroContracts.Score,
@@ -250,7 +250,7 @@ public sealed class AvroOnTheWireTests
         using var counters = new PipelineCounters();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("processor"), name);
-        var ex = Assert.ThrowsAsync<SchemaRegistryException>(async () => await worker.RunAsync(stop.Token));
+        var ex = Assert.ThrowsAsync<Confluent.SchemaRegistry.SchemaRegistryException>(async () => await worker.RunAsync(stop.Token));
         Assert.That(ex!.Message, Does.Contain(message));
         Assert.That(worker.Processed, Is.Zero);
     }
@@ -289,9 +289,9 @@ public sealed class AvroOnTheWireTests
         {
             // One partition key, so the two arrive in order.
             await producer.ProduceAsync(topic, new Message<string, byte[]> { Key = "k", Value =
-                (await EventSerializers.CreateAsync(avro, AvroContracts.Anomaly, topic, FixedSchemaIds.Instance, CancellationToken.None)).Serialize(anomaly) });
+                (await EventSerializers.CreateAsync(avro, AvroContracts.Anomaly, topic, FixedIdSchemaRegistry.Instance, CancellationToken.None)).Serialize(anomaly) });
             await producer.ProduceAsync(topic, new Message<string, byte[]> { Key = "k", Value =
-                (await EventSerializers.CreateAsync(avro, AvroContracts.DowntimePrediction, topic, FixedSchemaIds.Instance, CancellationToken.None)).Serialize(prediction) });
+                (await EventSerializers.CreateAsync(avro, AvroContracts.DowntimePrediction, topic, FixedIdSchemaRegistry.Instance, CancellationToken.None)).Serialize(prediction) });
             await producer.ProduceAsync(topic, new Message<string, byte[]> { Key = "k", Value = [0, 0, 0, 0, 42, 1] });
         }
         var readable = new StringWriter();
@@ -421,21 +421,21 @@ public sealed class AvroOnTheWireTests
 
     private static async ValueTask<string> FeatureJson(byte[] value)
     {
-        var read = await new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        var read = await new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, FixedIdSchemaRegistry.Instance).ReadAsync(value, CancellationToken.None);
         Assert.That(read.Success, Is.True, read.Error);
         return JsonSerializer.Serialize(read.Value!, ContractsJsonContext.Default.FeatureVectorEvent);
     }
 
     private static async ValueTask<string> ScoreJson(byte[] value)
     {
-        var read = await new EventDeserializer<ScoreEvent>(AvroContracts.Score, FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        var read = await new EventDeserializer<ScoreEvent>(AvroContracts.Score, FixedIdSchemaRegistry.Instance).ReadAsync(value, CancellationToken.None);
         Assert.That(read.Success, Is.True, read.Error);
         return JsonSerializer.Serialize(read.Value!, ContractsJsonContext.Default.ScoreEvent);
     }
 
     private static async ValueTask<string> AlertJson(byte[] value)
     {
-        var read = await new AlertRecordReader(FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        var read = await new AlertRecordReader(FixedIdSchemaRegistry.Instance).ReadAsync(value, CancellationToken.None);
         Assert.That(read.Anomaly, Is.Not.Null, read.Error);
         return JsonSerializer.Serialize(read.Anomaly! with { DetectedAt = default }, ContractsJsonContext.Default.AnomalyEvent);
     }

@@ -19,4 +19,21 @@ public sealed class EmbeddedKafkaSmokeTests
         Assert.That(result?.Message.Value, Is.EqualTo("hello"));
         consumer.Close();
     }
+
+    [Test]
+    public void The_client_and_the_embedded_cluster_share_the_librdkafka_of_the_redist_package()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(brokerCount: 1);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        Assert.That(Library.Version, Is.EqualTo(0x021000ff), "Confluent.Kafka runs librdkafka 2.16.0");
+        var mapped = File.ReadLines("/proc/self/maps")
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length >= 6 && Path.GetFileName(fields[5]).Contains("librdkafka", StringComparison.Ordinal))
+            .Select(fields => fields[5])
+            .Distinct()
+            .ToList();
+        Assert.That(mapped.Select(Path.GetFileName), Is.EqualTo(new[] { "centos8-librdkafka.so" }),
+            "one copy of librdkafka in the process, the package's build, and none from the system: " + string.Join(", ", mapped));
+        Assert.That(mapped[0], Does.StartWith(AppContext.BaseDirectory));
+    }
 }

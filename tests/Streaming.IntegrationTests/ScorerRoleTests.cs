@@ -141,19 +141,19 @@ public sealed class ScorerRoleTests
 
     private static async ValueTask<string> Feature(byte[] value)
     {
-        var read = await new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        var read = await new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, FixedIdSchemaRegistry.Instance).ReadAsync(value, CancellationToken.None);
         return read.Success ? JsonSerializer.Serialize(read.Value, ContractsJsonContext.Default.FeatureVectorEvent) : $"unreadable: {read.Error}";
     }
 
     private static async ValueTask<string> Score(byte[] value)
     {
-        var read = await new EventDeserializer<ScoreEvent>(AvroContracts.Score, FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        var read = await new EventDeserializer<ScoreEvent>(AvroContracts.Score, FixedIdSchemaRegistry.Instance).ReadAsync(value, CancellationToken.None);
         return read.Success ? JsonSerializer.Serialize(read.Value, ContractsJsonContext.Default.ScoreEvent) : $"unreadable: {read.Error}";
     }
 
     private static async ValueTask<string> Alert(byte[] value)
     {
-        var read = await new AlertRecordReader(FixedSchemaIds.Instance).ReadAsync(value, CancellationToken.None);
+        var read = await new AlertRecordReader(FixedIdSchemaRegistry.Instance).ReadAsync(value, CancellationToken.None);
         return read.Anomaly is { } anomaly
             ? JsonSerializer.Serialize(anomaly with { DetectedAt = DateTimeOffset.UnixEpoch }, ContractsJsonContext.Default.AnomalyEvent)
             : read.Prediction is { } prediction

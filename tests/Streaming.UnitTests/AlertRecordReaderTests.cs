@@ -9,7 +9,7 @@ namespace Streaming.UnitTests;
 public sealed class AlertRecordReaderTests
 {
     private static readonly SerializationOptions Avro = new() { Format = SerializationFormat.Avro };
-    private readonly AlertRecordReader _reader = new(FixedSchemaIds.Instance);
+    private readonly AlertRecordReader _reader = new(FixedIdSchemaRegistry.Instance);
 
     private static DowntimePredictionEvent SamplePrediction(string entity = "pump-7") => new(
         Guid.Parse("11111111-2222-4333-8444-555555555555"), Guid.Parse("66666666-7777-4888-8999-aaaaaaaaaaaa"), DowntimePredictionEvent.KindName,
@@ -20,9 +20,9 @@ public sealed class AlertRecordReaderTests
     [Test]
     public async Task Avro_records_are_split_by_their_writer_schema()
     {
-        var anomalyBytes = (await EventSerializers.CreateAsync(Avro, AvroContracts.Anomaly, "alerts", FixedSchemaIds.Instance, CancellationToken.None))
+        var anomalyBytes = (await EventSerializers.CreateAsync(Avro, AvroContracts.Anomaly, "alerts", FixedIdSchemaRegistry.Instance, CancellationToken.None))
             .Serialize(AvroEventCodecTests.SampleAnomaly());
-        var predictionBytes = (await EventSerializers.CreateAsync(Avro, AvroContracts.DowntimePrediction, "alerts", FixedSchemaIds.Instance, CancellationToken.None))
+        var predictionBytes = (await EventSerializers.CreateAsync(Avro, AvroContracts.DowntimePrediction, "alerts", FixedIdSchemaRegistry.Instance, CancellationToken.None))
             .Serialize(SamplePrediction());
 
         var anomaly = await _reader.ReadAsync(anomalyBytes, CancellationToken.None);
@@ -64,7 +64,7 @@ public sealed class AlertRecordReaderTests
     [Test]
     public async Task An_avro_record_of_another_schema_or_an_unknown_id_fails_with_a_reason()
     {
-        var score = (await EventSerializers.CreateAsync(Avro, AvroContracts.Score, "alerts", FixedSchemaIds.Instance, CancellationToken.None))
+        var score = (await EventSerializers.CreateAsync(Avro, AvroContracts.Score, "alerts", FixedIdSchemaRegistry.Instance, CancellationToken.None))
             .Serialize(AvroEventCodecTests.SampleScore());
 
         var wrongSchema = await _reader.ReadAsync(score, CancellationToken.None);

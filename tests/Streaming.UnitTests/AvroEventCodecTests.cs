@@ -1,9 +1,11 @@
 using System.Text.Json;
+using Avro;
 using Streaming.Contracts;
 using Streaming.Contracts.Avro;
 
 namespace Streaming.UnitTests;
 
+/// <summary>Events through the production serializer and deserializer (Confluent's Avro serdes, fixed ids).</summary>
 public sealed class AvroEventCodecTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
@@ -25,11 +27,18 @@ public sealed class AvroEventCodecTests
         9.5, 6, Severity.Critical, "robust-baseline", "1",
         [new Contributor("cpu_usage", 0.8, 40, 95), new Contributor("network_latency", 0.2, 60, 80)]);
 
+    internal static byte[] Serialize<T>(AvroContract<T> contract, T value) =>
+        AvroEventSerializer<T>.CreateAsync(contract, "topic", FixedIdSchemaRegistry.Instance, SubjectNameStrategy.TopicName, CancellationToken.None)
+            .GetAwaiter().GetResult().Serialize(value);
+
+    private static EventReadResult<T> Read<T>(AvroContract<T> contract, byte[] value) =>
+        new EventDeserializer<T>(contract, FixedIdSchemaRegistry.Instance).Read(value);
+
     private static T RoundTrip<T>(AvroContract<T> contract, T value)
     {
-        var bytes = AvroCodec.Encode(contract.Schema, value, contract.TypeInfo);
-        Assert.That(AvroCodec.TryDecode(contract.Schema, bytes, contract.TypeInfo, out var decoded, out var error), Is.True, error);
-        return decoded!;
+        var read = Read(contract, Serialize(contract, value));
+        Assert.That(read.Success, Is.True, read.Error);
+        return read.Value!;
     }
 
     // Records holding lists compare lists by reference, so compare their JSON contract instead.
@@ -68,8 +77,8 @@ public sealed class AvroEventCodecTests
     [Test]
     public void Nullable_doubles_are_the_null_branch_or_the_double_branch_of_their_union()
     {
-        var withNull = AvroCodec.Encode(AvroContracts.FeatureVector.Schema, SampleFeatures(withNulls: true), AvroContracts.FeatureVector.TypeInfo);
-        var withValues = AvroCodec.Encode(AvroContracts.FeatureVector.Schema, SampleFeatures(withNulls: false), AvroContracts.FeatureVector.TypeInfo);
+        var withNull = Serialize(AvroContracts.FeatureVector, SampleFeatures(withNulls: true));
+        var withValues = Serialize(AvroContracts.FeatureVector, SampleFeatures(withNulls: false));
 
         // Four nullable features of the first metric: each null is one byte (branch 0), each value 1 + 8 bytes (branch 1).
         Assert.That(withValues.Length - withNull.Length, Is.EqualTo(4 * 8));
@@ -88,7 +97,7 @@ public sealed class AvroEventCodecTests
     public void A_new_event_type_needs_only_its_schema_downtime_predictions_round_trip_through_a_draft_avsc()
     {
         // A draft of downtime-prediction.avsc: no code is written for the type, only the schema.
-        var schema = AvroSchemaParser.Parse("""
+        var schema = (RecordSchema)global::Avro.Schema.Parse("""
             {"type":"record","name":"DowntimePredictionEvent","namespace":"streaming.v1","fields":[
               {"name":"event_id","type":{"type":"string","logicalType":"uuid"}},
               {"name":"alert_id","type":{"type":"string","logicalType":"uuid"}},
@@ -119,10 +128,9 @@ public sealed class AvroEventCodecTests
                 Now, Now.AddMinutes(1), Now.AddMinutes(1), predicted is null ? null : 1140, predicted, 0.82, 30, 0.5, Severity.Warning,
                 "ensemble", "3", [new HorizonProbability(5, 0.1), new HorizonProbability(30, 0.82)], [new Contributor("vibration", 1, 2, 7)]);
 
-            var bytes = AvroCodec.Encode(schema, original, info);
+            var decoded = AvroTestCodec.Decode(schema, AvroTestCodec.Encode(schema, original, info), info);
 
-            Assert.That(AvroCodec.TryDecode(schema, bytes, info, out var decoded, out var error), Is.True, error);
-            Assert.That(JsonSerializer.Serialize(decoded!, info), Is.EqualTo(JsonSerializer.Serialize(original, info)));
+            Assert.That(JsonSerializer.Serialize(decoded, info), Is.EqualTo(JsonSerializer.Serialize(original, info)));
         }
     }
 
@@ -135,12 +143,12 @@ public sealed class AvroEventCodecTests
 
         static void Check<T>(AvroContract<T> contract, T value)
         {
-            var bytes = AvroCodec.Encode(contract.Schema, value, contract.TypeInfo);
-            for (var length = 0; length < bytes.Length; length++)
+            var bytes = Serialize(contract, value);
+            for (var length = 1; length < bytes.Length; length++)
             {
-                var ok = AvroCodec.TryDecode(contract.Schema, bytes.AsSpan(0, length), contract.TypeInfo, out _, out var error);
-                Assert.That(ok, Is.False, $"{typeof(T).Name} truncated to {length} of {bytes.Length} bytes was accepted");
-                Assert.That(error, Does.Contain("truncated"), $"length {length}");
+                var read = Read(contract, bytes[..length]);
+                Assert.That(read.Success, Is.False, $"{typeof(T).Name} truncated to {length} of {bytes.Length} bytes was accepted");
+                Assert.That(read.Error, Does.Contain(length < 5 ? "at least 5 bytes" : "truncated"), $"length {length}");
             }
         }
     }
@@ -149,54 +157,64 @@ public sealed class AvroEventCodecTests
     public void Every_single_byte_corruption_of_an_anomaly_is_either_rejected_with_a_message_or_decodes()
     {
         var contract = AvroContracts.Anomaly;
-        var bytes = AvroCodec.Encode(contract.Schema, SampleAnomaly(), contract.TypeInfo);
+        var bytes = Serialize(contract, SampleAnomaly());
         var rejected = 0;
-        for (var i = 0; i < bytes.Length; i++)
+        for (var i = 5; i < bytes.Length; i++)
         {
             foreach (var replacement in new byte[] { 0x00, 0x7f, 0x80, 0xff })
             {
                 var corrupt = (byte[])bytes.Clone();
                 corrupt[i] = replacement;
-                if (!AvroCodec.TryDecode(contract.Schema, corrupt, contract.TypeInfo, out _, out var error))
+                var read = Read(contract, corrupt);
+                if (!read.Success)
                 {
                     rejected++;
-                    Assert.That(error, Is.Not.Empty);
+                    Assert.That(read.Error, Is.Not.Empty);
                 }
             }
         }
-        Assert.That(rejected, Is.GreaterThan(bytes.Length), "most corruptions of lengths, enum indexes and UUIDs must be caught");
+        Assert.That(rejected, Is.GreaterThan(bytes.Length - 5), "most corruptions of lengths, enum indexes and UUIDs must be caught");
     }
 
     [Test]
     public void A_corrupt_enum_index_names_the_field()
     {
         var contract = AvroContracts.Anomaly;
-        var bytes = AvroCodec.Encode(contract.Schema, SampleAnomaly(), contract.TypeInfo);
-        // event_id and alert_id are 36-character strings (1 length byte each), kind is "anomaly" (1 + 7): status follows.
-        var statusOffset = 2 * 37 + 8;
+        var bytes = Serialize(contract, SampleAnomaly());
+        // After the 5-byte header, event_id and alert_id are 36-character strings (1 length byte each), kind is "anomaly" (1 + 7): status follows.
+        var statusOffset = 5 + 2 * 37 + 8;
         Assert.That(bytes[statusOffset], Is.EqualTo(0x00), "status 'open' is enum index 0");
         bytes[statusOffset] = 0x06;
 
-        Assert.That(AvroCodec.TryDecode(contract.Schema, bytes, contract.TypeInfo, out _, out var error), Is.False);
-        Assert.That(error, Does.Contain("streaming.v1.AnomalyEvent.status").And.Contain("enum index 3"));
+        var read = Read(contract, bytes);
+        Assert.That(read.Success, Is.False);
+        Assert.That(read.Error, Does.Contain("schema id 4").And.Contain("is 3 in field status"), "names the schema, the bad index and the field");
     }
 
     [Test]
     public void An_event_that_breaks_its_schema_is_refused_naming_the_field()
     {
         var bad = SampleAnomaly() with { Severity = "catastrophic" };
-        Assert.That(() => AvroCodec.Encode(AvroContracts.Anomaly.Schema, bad, AvroContracts.Anomaly.TypeInfo),
+        Assert.That(() => Serialize(AvroContracts.Anomaly, bad),
             Throws.TypeOf<AvroEncodingException>().With.Message.Contains("AnomalyEvent.severity").And.Message.Contains("catastrophic"));
+    }
+
+    [Test]
+    public void Non_finite_numbers_are_refused_naming_the_field_as_the_json_contract_refuses_them()
+    {
+        Assert.That(() => Serialize(AvroContracts.Score, SampleScore() with { Score = double.NaN }),
+            Throws.TypeOf<AvroEncodingException>().With.Message.Contains("ScoreEvent.score").And.Message.Contains("not a finite number"));
+        Assert.That(() => JsonSerializer.Serialize(SampleScore() with { Score = double.NaN }, ContractsJsonContext.Default.ScoreEvent), Throws.ArgumentException);
     }
 
     [Test]
     public void A_field_missing_from_the_type_is_written_from_its_schema_default()
     {
         // Contributor has no p50; the field's default (null) is written, and a reader of this schema sees null.
-        var schema = AvroSchemaParser.Parse("""
+        var schema = (RecordSchema)global::Avro.Schema.Parse("""
             {"type":"record","name":"C","fields":[{"name":"metric","type":"string"},{"name":"p50","type":["null","double"],"default":null}]}
             """);
-        var bytes = AvroCodec.Encode(schema, new Contributor("cpu", 1, 2, 3), ContractsJsonContext.Default.Contributor);
+        var bytes = AvroTestCodec.Encode(schema, new Contributor("cpu", 1, 2, 3), ContractsJsonContext.Default.Contributor);
         Assert.That(bytes, Is.EqualTo(new byte[] { 0x06, 0x63, 0x70, 0x75, 0x00 }));
     }
 }

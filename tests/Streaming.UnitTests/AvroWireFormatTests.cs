@@ -8,7 +8,7 @@ namespace Streaming.UnitTests;
 public sealed class AvroWireFormatTests
 {
     private static async Task<AvroEventSerializer<T>> AvroSerializer<T>(AvroContract<T> contract, string topic) =>
-        await AvroEventSerializer<T>.CreateAsync(contract, topic, FixedSchemaIds.Instance, CancellationToken.None);
+        await AvroEventSerializer<T>.CreateAsync(contract, topic, FixedIdSchemaRegistry.Instance, SubjectNameStrategy.TopicName, CancellationToken.None);
 
     [Test]
     public async Task An_avro_value_is_magic_byte_zero_the_big_endian_schema_id_then_the_avro_binary()
@@ -17,7 +17,8 @@ public sealed class AvroWireFormatTests
         var value = (await AvroSerializer(AvroContracts.Anomaly, TopicNames.Alerts)).Serialize(anomaly);
 
         Assert.That(value[..5], Is.EqualTo(new byte[] { 0, 0, 0, 0, 4 }));
-        Assert.That(value[5..], Is.EqualTo(AvroCodec.Encode(AvroContracts.Anomaly.Schema, anomaly, AvroContracts.Anomaly.TypeInfo)));
+        Assert.That(value[5..], Is.EqualTo(AvroTestCodec.Encode(AvroContracts.Anomaly.Schema, anomaly, AvroContracts.Anomaly.TypeInfo)),
+            "Confluent's serializer writes Apache.Avro's binary encoding after the header");
     }
 
     [Test]
@@ -48,11 +49,11 @@ public sealed class AvroWireFormatTests
 
         static async Task Check<T>(AvroContract<T> contract, string topic, T value)
         {
-            var deserializer = new EventDeserializer<T>(contract, FixedSchemaIds.Instance);
+            var deserializer = new EventDeserializer<T>(contract, FixedIdSchemaRegistry.Instance);
             var expected = JsonSerializer.Serialize(value, contract.TypeInfo);
             foreach (var format in new[] { SerializationFormat.Json, SerializationFormat.Avro })
             {
-                var serializer = await EventSerializers.CreateAsync(new SerializationOptions { Format = format }, contract, topic, FixedSchemaIds.Instance, CancellationToken.None);
+                var serializer = await EventSerializers.CreateAsync(new SerializationOptions { Format = format }, contract, topic, FixedIdSchemaRegistry.Instance, CancellationToken.None);
                 Assert.That(serializer.Format, Is.EqualTo(format));
                 var bytes = serializer.Serialize(value);
 
@@ -68,7 +69,7 @@ public sealed class AvroWireFormatTests
     public async Task The_json_serializer_writes_exactly_what_the_contracts_context_writes()
     {
         var anomaly = AvroEventCodecTests.SampleAnomaly();
-        var serializer = await EventSerializers.CreateAsync(new SerializationOptions(), AvroContracts.Anomaly, TopicNames.Alerts, FixedSchemaIds.Instance, CancellationToken.None);
+        var serializer = await EventSerializers.CreateAsync(new SerializationOptions(), AvroContracts.Anomaly, TopicNames.Alerts, FixedIdSchemaRegistry.Instance, CancellationToken.None);
 
         Assert.That(serializer, Is.TypeOf<JsonEventSerializer<AnomalyEvent>>());
         Assert.That(serializer.Serialize(anomaly), Is.EqualTo(JsonSerializer.SerializeToUtf8Bytes(anomaly, ContractsJsonContext.Default.AnomalyEvent)));
@@ -78,7 +79,7 @@ public sealed class AvroWireFormatTests
     public void Json_with_leading_whitespace_is_detected_as_json()
     {
         var json = "\n  " + JsonSerializer.Serialize(AvroEventCodecTests.SampleScore(), ContractsJsonContext.Default.ScoreEvent);
-        var read = new EventDeserializer<ScoreEvent>(AvroContracts.Score, FixedSchemaIds.Instance).Read(Encoding.UTF8.GetBytes(json));
+        var read = new EventDeserializer<ScoreEvent>(AvroContracts.Score, FixedIdSchemaRegistry.Instance).Read(Encoding.UTF8.GetBytes(json));
         Assert.That(read.Success, Is.True, read.Error);
         Assert.That(read.Value!.Entity, Is.EqualTo("web-1"));
     }
@@ -88,20 +89,28 @@ public sealed class AvroWireFormatTests
     [TestCase(new byte[] { 0x01, 0, 0, 0, 4 }, "starts with byte 0x01")]
     [TestCase(new byte[] { 0x00, 0, 0 }, "at least 5 bytes")]
     [TestCase(new byte[] { 0x00, 0, 0, 0, 9, 0 }, "unknown schema id 9")]
-    [TestCase(new byte[] { 0x00, 0, 0, 0, 3, 0 }, "schema id 3 is streaming.v1.ScoreEvent, expected streaming.v1.AnomalyEvent")]
-    [TestCase(new byte[] { 0x00, 0, 0, 0, 4, 0x48 }, "truncated input")]
+    [TestCase(new byte[] { 0x00, 0, 0, 0, 4, 0x48 }, "truncated or corrupt")]
     [TestCase(new byte[] { 0x7b, 0x22 }, "JSON AnomalyEvent is invalid")]
     public void Values_that_are_neither_format_or_break_it_are_rejected_with_a_reason(byte[] value, string reason)
     {
-        var read = new EventDeserializer<AnomalyEvent>(AvroContracts.Anomaly, FixedSchemaIds.Instance).Read(value);
+        var read = new EventDeserializer<AnomalyEvent>(AvroContracts.Anomaly, FixedIdSchemaRegistry.Instance).Read(value);
         Assert.That(read.Success, Is.False);
         Assert.That(read.Error, Does.Contain(reason));
     }
 
     [Test]
+    public async Task A_value_of_another_contract_is_rejected_naming_its_schema()
+    {
+        var score = (await AvroSerializer(AvroContracts.Score, TopicNames.Scores)).Serialize(AvroEventCodecTests.SampleScore());
+        var read = new EventDeserializer<AnomalyEvent>(AvroContracts.Anomaly, FixedIdSchemaRegistry.Instance).Read(score);
+        Assert.That(read.Success, Is.False);
+        Assert.That(read.Error, Does.Contain("schema id 3 is streaming.v1.ScoreEvent, expected streaming.v1.AnomalyEvent"));
+    }
+
+    [Test]
     public async Task Reading_asynchronously_with_fixed_ids_reports_an_unknown_id_with_the_known_ones()
     {
-        var read = await new EventDeserializer<AnomalyEvent>(AvroContracts.Anomaly, FixedSchemaIds.Instance)
+        var read = await new EventDeserializer<AnomalyEvent>(AvroContracts.Anomaly, FixedIdSchemaRegistry.Instance)
             .ReadAsync(new byte[] { 0, 0, 0, 0, 42, 0 }, CancellationToken.None);
         Assert.That(read.Success, Is.False);
         Assert.That(read.Error, Does.Contain("unknown schema id 42").And.Contain("4 (anomaly-event)"));
@@ -113,8 +122,8 @@ public sealed class AvroWireFormatTests
         var avro = (await AvroSerializer(AvroContracts.Anomaly, TopicNames.Alerts)).Serialize(AvroEventCodecTests.SampleAnomaly());
         var json = JsonSerializer.SerializeToUtf8Bytes(AvroEventCodecTests.SampleAnomaly(), ContractsJsonContext.Default.AnomalyEvent);
 
-        Assert.That(await AvroRecordNames.GetAsync(avro, FixedSchemaIds.Instance, CancellationToken.None), Is.EqualTo(AvroContracts.Anomaly.FullName));
-        Assert.That(await AvroRecordNames.GetAsync(json, FixedSchemaIds.Instance, CancellationToken.None), Is.Null);
+        Assert.That(await AvroRecordNames.GetAsync(avro, FixedIdSchemaRegistry.Instance, CancellationToken.None), Is.EqualTo(AvroContracts.Anomaly.FullName));
+        Assert.That(await AvroRecordNames.GetAsync(json, FixedIdSchemaRegistry.Instance, CancellationToken.None), Is.Null);
     }
 
     [Test]
@@ -128,6 +137,6 @@ public sealed class AvroWireFormatTests
             Throws.ArgumentException.With.Message.Contains("need SchemaRegistry:Url"));
         Assert.That(() => new SerializationOptions { Format = (SerializationFormat)7 }.Validated(), Throws.ArgumentException.With.Message.Contains("Serialization:Format"));
         Assert.That(new SchemaRegistryOptions { Url = "https://registry:8081", BasicAuthUser = "u", BasicAuthPassword = "p" }.Validated().HasBasicAuth, Is.True);
-        Assert.That(EventSerializers.CreateSchemaIds(new SchemaRegistryOptions()), Is.SameAs(FixedSchemaIds.Instance));
+        Assert.That(EventSerializers.CreateSchemaRegistry(new SchemaRegistryOptions()), Is.SameAs(FixedIdSchemaRegistry.Instance));
     }
 }

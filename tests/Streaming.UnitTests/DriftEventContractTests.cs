@@ -34,8 +34,11 @@ public sealed class DriftEventContractTests
     {
         Assert.That(AvroContracts.Drift.FixedId, Is.EqualTo(6));
         var original = Sample();
-        var bytes = AvroCodec.Encode(AvroContracts.Drift.Schema, original, AvroContracts.Drift.TypeInfo);
-        Assert.That(AvroCodec.TryDecode(AvroContracts.Drift.Schema, bytes, AvroContracts.Drift.TypeInfo, out var decoded, out var error), Is.True, error);
+        var bytes = AvroEventCodecTests.Serialize(AvroContracts.Drift, original);
+        Assert.That(bytes[..5], Is.EqualTo(new byte[] { 0, 0, 0, 0, 6 }));
+        var read = new EventDeserializer<DriftEvent>(AvroContracts.Drift, FixedIdSchemaRegistry.Instance).Read(bytes);
+        Assert.That(read.Success, Is.True, read.Error);
+        var decoded = read.Value;
         Assert.That(JsonSerializer.Serialize(decoded, ContractsJsonContext.Default.DriftEvent),
             Is.EqualTo(JsonSerializer.Serialize(original, ContractsJsonContext.Default.DriftEvent)));
     }
@@ -43,12 +46,12 @@ public sealed class DriftEventContractTests
     [Test]
     public async Task The_alerts_reader_reads_a_drift_event_in_either_format_as_an_alert_of_kind_drift()
     {
-        var reader = new AlertRecordReader(FixedSchemaIds.Instance);
+        var reader = new AlertRecordReader(FixedIdSchemaRegistry.Instance);
         var expected = JsonSerializer.Serialize(Sample(), ContractsJsonContext.Default.DriftEvent);
         foreach (var format in new[] { SerializationFormat.Json, SerializationFormat.Avro })
         {
             var serializer = await EventSerializers.CreateAsync(new SerializationOptions { Format = format }, AvroContracts.Drift, TopicNames.Alerts,
-                FixedSchemaIds.Instance, CancellationToken.None);
+                FixedIdSchemaRegistry.Instance, CancellationToken.None);
             var record = await reader.ReadAsync(serializer.Serialize(Sample()), CancellationToken.None);
 
             Assert.That(record.Success, Is.True, record.Error);

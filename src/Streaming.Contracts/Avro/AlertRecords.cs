@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Avro.Generic;
+using Confluent.SchemaRegistry;
 
 namespace Streaming.Contracts.Avro;
 
@@ -28,23 +30,24 @@ internal readonly record struct AlertRecord(AnomalyEvent? Anomaly, DowntimePredi
 /// the top-level <c>kind</c> field for JSON. Bad input is a failed result with a message, never an exception; only an
 /// unreachable Schema Registry (when an unknown id must be fetched) throws.
 /// </summary>
-internal sealed class AlertRecordReader(ISchemaIdProvider ids)
+internal sealed class AlertRecordReader(ISchemaRegistryClient registry)
 {
-    private readonly EventDeserializer<AnomalyEvent> _anomalies = new(AvroContracts.Anomaly, ids);
-    private readonly EventDeserializer<DowntimePredictionEvent> _predictions = new(AvroContracts.DowntimePrediction, ids);
-    private readonly EventDeserializer<DriftEvent> _drift = new(AvroContracts.Drift, ids);
+    private readonly AvroRecordReader _avro = new(registry);
+    private readonly EventDeserializer<AnomalyEvent> _anomalies = new(AvroContracts.Anomaly, registry);
+    private readonly EventDeserializer<DowntimePredictionEvent> _predictions = new(AvroContracts.DowntimePrediction, registry);
+    private readonly EventDeserializer<DriftEvent> _drift = new(AvroContracts.Drift, registry);
 
     public async ValueTask<AlertRecord> ReadAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
-        if (!value.IsEmpty && value.Span[0] == ConfluentWireFormat.MagicByte)
+        if (!value.IsEmpty && value.Span[0] == ValueFormat.AvroMagicByte)
             return await ReadAvroAsync(value, cancellationToken).ConfigureAwait(false);
         if (!TryReadJsonKind(value.Span, out var kind, out var error))
             return new AlertRecord(null, null, error, SerializationFormat.Json);
         return kind switch
         {
-            AnomalyEvent.KindName => From(_anomalies.Read(value.Span)),
-            DowntimePredictionEvent.KindName => From(_predictions.Read(value.Span)),
-            DriftEvent.KindName => From(_drift.Read(value.Span)),
+            AnomalyEvent.KindName => From(await _anomalies.ReadAsync(value, cancellationToken).ConfigureAwait(false)),
+            DowntimePredictionEvent.KindName => From(await _predictions.ReadAsync(value, cancellationToken).ConfigureAwait(false)),
+            DriftEvent.KindName => From(await _drift.ReadAsync(value, cancellationToken).ConfigureAwait(false)),
             _ => new AlertRecord(null, null,
                 $"alert kind '{kind}' is not '{AnomalyEvent.KindName}', '{DowntimePredictionEvent.KindName}' or '{DriftEvent.KindName}'", SerializationFormat.Json),
         };
@@ -52,22 +55,19 @@ internal sealed class AlertRecordReader(ISchemaIdProvider ids)
 
     private async ValueTask<AlertRecord> ReadAvroAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
-        if (!ConfluentWireFormat.TryReadHeader(value.Span, out var id, out _, out var error))
-            return new AlertRecord(null, null, error, SerializationFormat.Avro);
-        var lookup = ids.TryGetKnownSchema(id, out var known)
-            ? new SchemaLookup(known, null)
-            : await ids.LookupAsync(id, cancellationToken).ConfigureAwait(false);
-        if (!lookup.Found)
-            return new AlertRecord(null, null, lookup.Error, SerializationFormat.Avro);
-        var name = (lookup.Schema as NamedSchema)?.FullName;
+        var read = await _avro.ReadAsync(value, cancellationToken).ConfigureAwait(false);
+        if (!read.Success)
+            return new AlertRecord(null, null, read.Error, SerializationFormat.Avro);
+        GenericRecord record = read.Record;
+        var name = record.Schema.Fullname;
         if (name == AvroContracts.Anomaly.FullName)
-            return From(await _anomalies.ReadAsync(value, cancellationToken).ConfigureAwait(false));
+            return From(_anomalies.FromRecord(record, read.SchemaId));
         if (name == AvroContracts.DowntimePrediction.FullName)
-            return From(await _predictions.ReadAsync(value, cancellationToken).ConfigureAwait(false));
+            return From(_predictions.FromRecord(record, read.SchemaId));
         if (name == AvroContracts.Drift.FullName)
-            return From(await _drift.ReadAsync(value, cancellationToken).ConfigureAwait(false));
+            return From(_drift.FromRecord(record, read.SchemaId));
         return new AlertRecord(null, null,
-            $"schema id {id} is {lookup.Schema.DisplayName}, not an alert record ({AvroContracts.Anomaly.FullName} or {AvroContracts.DowntimePrediction.FullName})",
+            $"schema id {read.SchemaId} is {name}, not an alert record ({AvroContracts.Anomaly.FullName}, {AvroContracts.DowntimePrediction.FullName} or {AvroContracts.Drift.FullName})",
             SerializationFormat.Avro);
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization.Metadata;
+using Avro;
 
 namespace Streaming.Contracts.Avro;
 
@@ -12,7 +13,8 @@ internal class AvroContract
             ? id
             : throw new InvalidOperationException($"Avro contract '{name}' has no fixed id in {nameof(AvroContracts)}.{nameof(AvroContracts.FixedIds)}");
         SchemaText = AvroContracts.ReadEmbedded(name);
-        Schema = AvroSchemaParser.Parse(SchemaText);
+        Schema = global::Avro.Schema.Parse(SchemaText) as RecordSchema
+            ?? throw new InvalidOperationException($"schemas/{name}.avsc is not an Avro record schema");
     }
 
     /// <summary>The schema file's base name, e.g. <c>anomaly-event</c>.</summary>
@@ -20,13 +22,14 @@ internal class AvroContract
 
     public int FixedId { get; }
 
-    /// <summary>The <c>.avsc</c> text as committed; this is what is registered with a Schema Registry.</summary>
+    /// <summary>The <c>.avsc</c> text as committed.</summary>
     public string SchemaText { get; }
 
-    public AvroSchema Schema { get; }
+    /// <summary>The parsed schema (Apache.Avro); its <c>ToString()</c> is what the serializer registers with a Schema Registry.</summary>
+    public RecordSchema Schema { get; }
 
     /// <summary>The top-level record's full name, e.g. <c>streaming.v1.AnomalyEvent</c>.</summary>
-    public string FullName => ((NamedSchema)Schema).FullName;
+    public string FullName => Schema.Fullname;
 }
 
 /// <summary>A contract whose values are <typeparamref name="T"/>, mapped to Avro fields by their JSON (snake_case) names.</summary>
@@ -38,7 +41,7 @@ internal sealed class AvroContract<T>(string name, JsonTypeInfo<T> typeInfo) : A
 /// <summary>
 /// The topic contracts. Adding an event type: commit <c>schemas/{name}.avsc</c> (embedded automatically), give it an id
 /// in <see cref="FixedIds"/>, add its type to <see cref="ContractsJsonContext"/> and one <see cref="AvroContract{T}"/>
-/// line below. The codec is schema-driven, so nothing else changes.
+/// line below. The mapping (<see cref="AvroJsonMapping"/>) is schema-driven, so nothing else changes.
 /// </summary>
 internal static class AvroContracts
 {
@@ -69,6 +72,8 @@ internal static class AvroContracts
     public static readonly IReadOnlyList<AvroContract> All = [TelemetrySample, FeatureVector, Score, Anomaly, DowntimePrediction, Drift];
 
     public static AvroContract? ByFixedId(int id) => All.FirstOrDefault(c => c.FixedId == id);
+
+    public static AvroContract? ByFullName(string fullName) => All.FirstOrDefault(c => c.FullName == fullName);
 
     internal static string ReadEmbedded(string name)
     {

@@ -1,7 +1,11 @@
-using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Avro.Generic;
+using Confluent.Kafka;
+using Confluent.Kafka.SyncOverAsync;
+using Confluent.SchemaRegistry;
+using Confluent.SchemaRegistry.Serdes;
 
 namespace Streaming.Contracts.Avro;
 
@@ -22,16 +26,22 @@ internal sealed class JsonEventSerializer<T>(JsonTypeInfo<T> typeInfo) : IEventS
 }
 
 /// <summary>
-/// Avro binary in the Confluent wire format. The schema id is resolved once, in <see cref="CreateAsync"/> (registering
-/// the schema if the provider is a registry), so <see cref="Serialize"/> is synchronous and does no I/O.
+/// Avro in the Confluent wire format, written by Confluent's <see cref="AvroSerializer{T}"/> from a
+/// <see cref="GenericRecord"/> of the contract's schema. The schema is registered (or, with fixed ids, its id looked up)
+/// once, in <see cref="CreateAsync"/>, under the subject the serializer itself uses, so <see cref="Serialize"/> finds the id
+/// in the registry client's cache: it is synchronous and does no I/O.
 /// </summary>
 internal sealed class AvroEventSerializer<T> : IEventSerializer<T>
 {
     private readonly AvroContract<T> _contract;
+    private readonly ISerializer<GenericRecord> _serializer;
+    private readonly SerializationContext _context;
 
-    private AvroEventSerializer(AvroContract<T> contract, int schemaId)
+    private AvroEventSerializer(AvroContract<T> contract, ISerializer<GenericRecord> serializer, string topic, int schemaId)
     {
         _contract = contract;
+        _serializer = serializer;
+        _context = new SerializationContext(MessageComponentType.Value, topic);
         SchemaId = schemaId;
     }
 
@@ -39,53 +49,79 @@ internal sealed class AvroEventSerializer<T> : IEventSerializer<T>
 
     public int SchemaId { get; }
 
-    public static async Task<AvroEventSerializer<T>> CreateAsync(AvroContract<T> contract, string topic, ISchemaIdProvider ids, CancellationToken cancellationToken) =>
-        new(contract, await ids.GetIdAsync(topic, contract, cancellationToken).ConfigureAwait(false));
+    /// <summary>
+    /// Registers the schema; throws <see cref="SchemaRegistryException"/> naming the subject, the HTTP status and the
+    /// registry's message when the registry refuses it, <see cref="HttpRequestException"/> when it cannot be reached.
+    /// </summary>
+    public static async Task<AvroEventSerializer<T>> CreateAsync(AvroContract<T> contract, string topic, ISchemaRegistryClient registry,
+        SubjectNameStrategy subjects, CancellationToken cancellationToken)
+    {
+        // The serializer registers Schema.ToString() (Apache.Avro's rendering of the .avsc): the same text here fills the cache it reads.
+        var schema = new Schema(contract.Schema.ToString(), SchemaType.Avro);
+        var subject = SubjectFor(topic, contract, subjects);
+        int id;
+        try
+        {
+            id = await registry.RegisterSchemaAsync(subject, schema, normalize: false).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SchemaRegistryException ex)
+        {
+            throw new SchemaRegistryException(
+                $"Schema Registry rejected the schema for subject '{subject}': HTTP {(int)ex.Status} {ex.Status}: {ex.Message}", ex.Status, ex.ErrorCode, ex);
+        }
+        var serializer = new AvroSerializer<GenericRecord>(registry, new AvroSerializerConfig
+        {
+            AutoRegisterSchemas = true,
+            SubjectNameStrategy = subjects == SubjectNameStrategy.TopicRecordName
+                ? Confluent.SchemaRegistry.SubjectNameStrategy.TopicRecord
+                : Confluent.SchemaRegistry.SubjectNameStrategy.Topic,
+        });
+        return new AvroEventSerializer<T>(contract, serializer.AsSyncOverAsync(), topic, id);
+    }
+
+    /// <summary>The subject a contract's values on a topic are registered under (Confluent's subject name strategies).</summary>
+    public static string SubjectFor(string topic, AvroContract contract, SubjectNameStrategy strategy) => strategy == SubjectNameStrategy.TopicRecordName
+        ? $"{topic}-{contract.FullName}"
+        : $"{topic}-value";
 
     /// <summary>Throws <see cref="AvroEncodingException"/> naming the field when the event does not fit its schema (an enum value outside the symbols, say).</summary>
     public byte[] Serialize(T value)
     {
-        // One scratch buffer per thread, reused: the only allocation per record is the value handed to Kafka.
-        var buffer = SerializerScratch.Rent();
-        ConfluentWireFormat.WriteHeader(buffer, SchemaId);
-        AvroCodec.Encode(buffer, _contract.Schema, value, _contract.TypeInfo);
-        return buffer.WrittenSpan.ToArray();
-    }
-}
-
-/// <summary>A per-thread buffer for serializers that copy their output out before returning.</summary>
-internal static class SerializerScratch
-{
-    /// <summary>Buffers that grew beyond this (an unusually large event) are dropped rather than kept per thread.</summary>
-    private const int MaxRetainedBytes = 1 << 20;
-
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
-
-    public static ArrayBufferWriter<byte> Rent()
-    {
-        var buffer = t_buffer;
-        if (buffer is null || buffer.Capacity > MaxRetainedBytes)
-            t_buffer = buffer = new ArrayBufferWriter<byte>(1024);
-        else
-            buffer.ResetWrittenCount();
-        return buffer;
+        return _serializer.Serialize(AvroJsonMapping.ToRecord(value, _contract.TypeInfo, _contract.Schema), _context);
     }
 }
 
 internal static class EventSerializers
 {
-    /// <summary>The serializer <c>Serialization:Format</c> asks for; <paramref name="ids"/> is only used for Avro.</summary>
+    /// <summary>The serializer <c>Serialization:Format</c> asks for; <paramref name="registry"/> is only used for Avro.</summary>
     public static async Task<IEventSerializer<T>> CreateAsync<T>(SerializationOptions options, AvroContract<T> contract, string topic,
-        ISchemaIdProvider ids, CancellationToken cancellationToken) => options.Validated().Format switch
+        ISchemaRegistryClient registry, CancellationToken cancellationToken, SubjectNameStrategy subjects = SubjectNameStrategy.TopicName) =>
+        options.Validated().Format switch
         {
-            SerializationFormat.Avro => await AvroEventSerializer<T>.CreateAsync(contract, topic, ids, cancellationToken).ConfigureAwait(false),
+            SerializationFormat.Avro => await AvroEventSerializer<T>.CreateAsync(contract, topic, registry, subjects, cancellationToken).ConfigureAwait(false),
             _ => new JsonEventSerializer<T>(contract.TypeInfo),
         };
 
-    /// <summary>The Schema Registry client when <c>SchemaRegistry:Url</c> is set, the fixed ids otherwise. Dispose the result if it is disposable.</summary>
-    public static ISchemaIdProvider CreateSchemaIds(SchemaRegistryOptions options) =>
-        options.Validated().IsConfigured ? new SchemaRegistryClient(options) : FixedSchemaIds.Instance;
+    /// <summary>
+    /// Confluent's <see cref="CachedSchemaRegistryClient"/> when <c>SchemaRegistry:Url</c> is set, the fixed ids
+    /// (<see cref="FixedIdSchemaRegistry"/>) otherwise. Dispose the result when done.
+    /// </summary>
+    public static ISchemaRegistryClient CreateSchemaRegistry(SchemaRegistryOptions options)
+    {
+        if (!options.Validated().IsConfigured)
+            return FixedIdSchemaRegistry.Instance;
+        var config = new SchemaRegistryConfig
+        {
+            Url = options.Url,
+            RequestTimeoutMs = (int)options.RequestTimeout.TotalMilliseconds,
+        };
+        if (options.HasBasicAuth)
+        {
+            config.BasicAuthCredentialsSource = AuthCredentialsSource.UserInfo;
+            config.BasicAuthUserInfo = $"{options.BasicAuthUser}:{options.BasicAuthPassword}";
+        }
+        return new CachedSchemaRegistryClient(config);
+    }
 }
 
 /// <summary>A decoded event, or why the value could not be read.</summary>
@@ -101,59 +137,41 @@ internal readonly record struct EventReadResult<T>(T? Value, string? Error, Seri
 }
 
 /// <summary>
-/// Reads a record value in either format, detected from its first byte: 0 is the Confluent wire format (Avro), <c>{</c>
-/// (after optional whitespace) is JSON. Bad input is a failed result with a message, never an exception.
+/// Reads a record value in either format, detected from its first byte: 0 is the Confluent wire format (Avro, read by
+/// <see cref="AvroRecordReader"/>), <c>{</c> (after optional whitespace) is JSON. Bad input is a failed result with a
+/// message, never an exception; only a registry that cannot be reached (when a schema id must be fetched) throws.
 /// </summary>
-internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaIdProvider ids)
+internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaRegistryClient registry)
 {
-    /// <summary>
-    /// Synchronous read. An Avro value whose schema id is not yet known to the provider (a registry id never seen by this
-    /// process) fails with a message saying so; <see cref="ReadAsync"/> fetches such schemas.
-    /// </summary>
-    public EventReadResult<T> Read(ReadOnlySpan<byte> value)
+    private readonly AvroRecordReader _avro = new(registry);
+
+    /// <summary>Like <see cref="ReadAsync"/>; completes without waiting once the writer schema is known (always, with fixed ids).</summary>
+    public EventReadResult<T> Read(ReadOnlyMemory<byte> value)
     {
-        if (!TryDetect(value, out var format, out var error))
-            return EventReadResult<T>.Failed(error, SerializationFormat.Json);
-        if (format == SerializationFormat.Json)
-            return ReadJson(value);
-        if (!ConfluentWireFormat.TryReadHeader(value, out var id, out var payload, out error))
-            return EventReadResult<T>.Failed(error, SerializationFormat.Avro);
-        return ids.TryGetKnownSchema(id, out var schema)
-            ? ReadAvro(id, schema, payload)
-            : EventReadResult<T>.Failed($"unknown schema id {id} (not a fixed id and not fetched from the Schema Registry yet)", SerializationFormat.Avro);
+        var pending = ReadAsync(value, CancellationToken.None);
+        return pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
     }
 
-    /// <summary>Like <see cref="Read"/>, but fetches an unknown schema id from the provider first (the registry, when configured).</summary>
     public async ValueTask<EventReadResult<T>> ReadAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
-        if (!ConfluentWireFormat.TryReadHeader(value.Span, out var id, out _, out _) || ids.TryGetKnownSchema(id, out _))
-            return Read(value.Span);
-        var lookup = await ids.LookupAsync(id, cancellationToken).ConfigureAwait(false);
-        return lookup.Found
-            ? ReadAvro(id, lookup.Schema, value.Span[ConfluentWireFormat.HeaderLength..])
-            : EventReadResult<T>.Failed(lookup.Error, SerializationFormat.Avro);
+        if (!ValueFormat.TryDetect(value.Span, out var format, out var error))
+            return EventReadResult<T>.Failed(error, SerializationFormat.Json);
+        if (format == SerializationFormat.Json)
+            return ReadJson(value.Span);
+        var read = await _avro.ReadAsync(value, cancellationToken).ConfigureAwait(false);
+        return read.Success
+            ? FromRecord(read.Record, read.SchemaId)
+            : EventReadResult<T>.Failed(read.Error, SerializationFormat.Avro);
     }
 
-    private static bool TryDetect(ReadOnlySpan<byte> value, out SerializationFormat format, [NotNullWhen(false)] out string? error)
+    /// <summary>An Avro record already decoded (by a reader that chose this type from its record name) as this event type.</summary>
+    public EventReadResult<T> FromRecord(GenericRecord record, int schemaId)
     {
-        format = SerializationFormat.Json;
-        error = null;
-        if (value.IsEmpty)
-        {
-            error = "empty value: neither the Avro wire format nor JSON";
-            return false;
-        }
-        if (value[0] == ConfluentWireFormat.MagicByte)
-        {
-            format = SerializationFormat.Avro;
-            return true;
-        }
-        var text = value.StartsWith("\uFEFF"u8) ? value[3..] : value;
-        var first = text.IndexOfAnyExcept(" \t\r\n"u8);
-        if (first >= 0 && text[first] == (byte)'{')
-            return true;
-        error = $"value starts with byte 0x{value[0]:X2}: neither the Avro wire format (magic byte 0) nor a JSON object";
-        return false;
+        if (record.Schema.Fullname != contract.FullName)
+            return EventReadResult<T>.Failed($"schema id {schemaId} is {record.Schema.Fullname}, expected {contract.FullName}", SerializationFormat.Avro);
+        return AvroRecordReader.TryMap(record, contract.TypeInfo, out var value, out var error)
+            ? EventReadResult<T>.Ok(value, SerializationFormat.Avro)
+            : EventReadResult<T>.Failed($"schema id {schemaId}: {error}", SerializationFormat.Avro);
     }
 
     private EventReadResult<T> ReadJson(ReadOnlySpan<byte> value)
@@ -172,32 +190,33 @@ internal sealed class EventDeserializer<T>(AvroContract<T> contract, ISchemaIdPr
             return EventReadResult<T>.Failed($"JSON {typeof(T).Name} is invalid: {ex.Message}", SerializationFormat.Json);
         }
     }
-
-    private EventReadResult<T> ReadAvro(int id, AvroSchema writerSchema, ReadOnlySpan<byte> payload)
-    {
-        if (writerSchema is not RecordSchema record || record.FullName != contract.FullName)
-            return EventReadResult<T>.Failed($"schema id {id} is {writerSchema.DisplayName}, expected {contract.FullName}", SerializationFormat.Avro);
-        return AvroCodec.TryDecode(writerSchema, payload, contract.TypeInfo, out var value, out var error)
-            ? EventReadResult<T>.Ok(value, SerializationFormat.Avro)
-            : EventReadResult<T>.Failed($"schema id {id}: {error}", SerializationFormat.Avro);
-    }
 }
 
-/// <summary>For topics that carry several record types (<c>alerts</c>): which type an Avro value holds, from its schema id.</summary>
-internal static class AvroRecordNames
+/// <summary>Which format a record value is in, from its first byte.</summary>
+internal static class ValueFormat
 {
-    /// <summary>
-    /// The writer schema's record full name (e.g. <c>streaming.v1.DowntimePredictionEvent</c>) when the value is in the
-    /// Avro wire format; null for JSON or unreadable values, or an id the provider does not know (fixed ids) or cannot
-    /// find (registry). Completes synchronously unless a registry id must be fetched.
-    /// </summary>
-    public static async ValueTask<string?> GetAsync(ReadOnlyMemory<byte> value, ISchemaIdProvider ids, CancellationToken cancellationToken)
+    /// <summary>The Confluent wire format's first byte.</summary>
+    public const byte AvroMagicByte = 0;
+
+    public static bool TryDetect(ReadOnlySpan<byte> value, out SerializationFormat format, [NotNullWhen(false)] out string? error)
     {
-        if (!ConfluentWireFormat.TryReadHeader(value.Span, out var id, out _, out _))
-            return null;
-        if (ids.TryGetKnownSchema(id, out var known))
-            return (known as NamedSchema)?.FullName;
-        var lookup = await ids.LookupAsync(id, cancellationToken).ConfigureAwait(false);
-        return (lookup.Schema as NamedSchema)?.FullName;
+        format = SerializationFormat.Json;
+        error = null;
+        if (value.IsEmpty)
+        {
+            error = "empty value: neither the Avro wire format nor JSON";
+            return false;
+        }
+        if (value[0] == AvroMagicByte)
+        {
+            format = SerializationFormat.Avro;
+            return true;
+        }
+        var text = value.StartsWith("\uFEFF"u8) ? value[3..] : value;
+        var first = text.IndexOfAnyExcept(" \t\r\n"u8);
+        if (first >= 0 && text[first] == (byte)'{')
+            return true;
+        error = $"value starts with byte 0x{value[0]:X2}: neither the Avro wire format (magic byte 0) nor a JSON object";
+        return false;
     }
 }

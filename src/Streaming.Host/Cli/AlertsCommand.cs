@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Confluent.SchemaRegistry;
 using Streaming.Contracts;
 using Streaming.Contracts.Avro;
 using Streaming.Host.Configuration;
@@ -34,7 +35,7 @@ internal static class AlertsCommand
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, cancellationToken);
             using var kafka = KafkaCluster.Connect(settings.Kafka);
             // Avro records carry their schema id: the fixed ids, or (SchemaRegistry:Url) ids fetched from the registry once each.
-            var ids = EventSerializers.CreateSchemaIds(settings.SchemaRegistry);
+            var ids = EventSerializers.CreateSchemaRegistry(settings.SchemaRegistry);
             try
             {
                 var printed = await Task.Run(() => Tail(kafka, settings.Topics.Alerts, parse.GetValue(fromBeginning), parse.GetValue(json),
@@ -43,7 +44,7 @@ internal static class AlertsCommand
             }
             finally
             {
-                (ids as IDisposable)?.Dispose();
+                ids.Dispose();
             }
         });
         var command = new Command("alerts", """
@@ -62,7 +63,7 @@ internal static class AlertsCommand
     /// instead of the output (so scripts only ever see events).
     /// </summary>
     internal static int Tail(KafkaCluster kafka, string topic, bool fromBeginning, bool json, int max, TextWriter output, CancellationToken cancellationToken,
-        ISchemaIdProvider? ids = null, TextWriter? errors = null)
+        ISchemaRegistryClient? ids = null, TextWriter? errors = null)
     {
         // Every partition assigned directly: no consumer group to join (seconds) or leave behind, and no offsets committed.
         int partitions;
@@ -73,7 +74,7 @@ internal static class AlertsCommand
                 throw new InvalidOperationException($"Topic '{topic}' is not readable: {metadata.Error.Reason}");
             partitions = metadata.Partitions.Count;
         }
-        var reader = new AlertRecordReader(ids ?? FixedSchemaIds.Instance);
+        var reader = new AlertRecordReader(ids ?? FixedIdSchemaRegistry.Instance);
         var config = kafka.ConsumerConfig("streaming-alerts-tail", "alerts-tail");
         using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, fromBeginning ? Offset.Beginning : Offset.End)));

@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using Confluent.SchemaRegistry;
 using Streaming.Contracts;
 using Streaming.Contracts.Avro;
 using Streaming.Host.Configuration;
@@ -24,7 +25,7 @@ internal sealed partial class DriftWorker(
 {
     private readonly DriftOptions _options = settings.Drift.ToOptions().Validated();
     // Features may be JSON or Avro (Serialization:Format); with a Schema Registry, ids not seen yet are fetched once.
-    private readonly ISchemaIdProvider _schemaIds = EventSerializers.CreateSchemaIds(settings.SchemaRegistry);
+    private readonly ISchemaRegistryClient _schemaRegistry = EventSerializers.CreateSchemaRegistry(settings.SchemaRegistry);
     private EventDeserializer<FeatureVectorEvent>? _reader;
     private readonly string _clientId = $"drift-{instanceId ?? Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     private long _windows;
@@ -59,9 +60,10 @@ internal sealed partial class DriftWorker(
 
     public async Task RunAsync(CancellationToken stop)
     {
-        _reader = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, _schemaIds);
+        _reader = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, _schemaRegistry);
         // Drift events go out in the alerts topic's configured format, as the processor's alerts do (registered at start-up with a registry).
-        var serializer = await EventSerializers.CreateAsync(settings.Serialization, AvroContracts.Drift, settings.Topics.Alerts, _schemaIds, stop).ConfigureAwait(false);
+        var serializer = await EventSerializers.CreateAsync(settings.Serialization, AvroContracts.Drift, settings.Topics.Alerts, _schemaRegistry, stop,
+            settings.SchemaRegistry.SubjectNameStrategy).ConfigureAwait(false);
         await Task.Factory.StartNew(() => Run(serializer, stop), stop, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
     }
 

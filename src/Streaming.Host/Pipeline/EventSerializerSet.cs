@@ -1,3 +1,4 @@
+using Confluent.SchemaRegistry;
 using Streaming.Contracts;
 using Streaming.Contracts.Avro;
 using Streaming.Host.Configuration;
@@ -11,7 +12,7 @@ namespace Streaming.Host.Pipeline;
 /// </summary>
 internal sealed class EventSerializerSet : IDisposable
 {
-    private EventSerializerSet(SerializationFormat format, ISchemaIdProvider ids, IEventSerializer<FeatureVectorEvent> features,
+    private EventSerializerSet(SerializationFormat format, ISchemaRegistryClient ids, IEventSerializer<FeatureVectorEvent> features,
         IEventSerializer<ScoreEvent> scores, IEventSerializer<AnomalyEvent> anomalies, IEventSerializer<DowntimePredictionEvent> predictions)
     {
         Format = format;
@@ -23,7 +24,7 @@ internal sealed class EventSerializerSet : IDisposable
     }
 
     /// <summary>UTF-8 JSON, byte for byte what the pipeline wrote before Avro existed.</summary>
-    public static EventSerializerSet Json { get; } = new(SerializationFormat.Json, FixedSchemaIds.Instance,
+    public static EventSerializerSet Json { get; } = new(SerializationFormat.Json, FixedIdSchemaRegistry.Instance,
         new JsonEventSerializer<FeatureVectorEvent>(ContractsJsonContext.Default.FeatureVectorEvent),
         new JsonEventSerializer<ScoreEvent>(ContractsJsonContext.Default.ScoreEvent),
         new JsonEventSerializer<AnomalyEvent>(ContractsJsonContext.Default.AnomalyEvent),
@@ -32,7 +33,7 @@ internal sealed class EventSerializerSet : IDisposable
     public SerializationFormat Format { get; }
 
     /// <summary>Where the schema ids came from (fixed ids or the registry client).</summary>
-    public ISchemaIdProvider Ids { get; }
+    public ISchemaRegistryClient Ids { get; }
 
     public IEventSerializer<FeatureVectorEvent> Features { get; }
 
@@ -51,27 +52,28 @@ internal sealed class EventSerializerSet : IDisposable
         var options = settings.Serialization.Validated();
         if (options.Format == SerializationFormat.Json)
             return Json;
-        var ids = EventSerializers.CreateSchemaIds(settings.SchemaRegistry);
+        var ids = EventSerializers.CreateSchemaRegistry(settings.SchemaRegistry);
         try
         {
             var topics = settings.Topics;
+            var subjects = settings.SchemaRegistry.SubjectNameStrategy;
             return new EventSerializerSet(options.Format, ids,
-                await EventSerializers.CreateAsync(options, AvroContracts.FeatureVector, topics.Features, ids, cancellationToken).ConfigureAwait(false),
-                await EventSerializers.CreateAsync(options, AvroContracts.Score, topics.Scores, ids, cancellationToken).ConfigureAwait(false),
-                await EventSerializers.CreateAsync(options, AvroContracts.Anomaly, topics.Alerts, ids, cancellationToken).ConfigureAwait(false),
-                await EventSerializers.CreateAsync(options, AvroContracts.DowntimePrediction, topics.Alerts, ids, cancellationToken).ConfigureAwait(false));
+                await EventSerializers.CreateAsync(options, AvroContracts.FeatureVector, topics.Features, ids, cancellationToken, subjects).ConfigureAwait(false),
+                await EventSerializers.CreateAsync(options, AvroContracts.Score, topics.Scores, ids, cancellationToken, subjects).ConfigureAwait(false),
+                await EventSerializers.CreateAsync(options, AvroContracts.Anomaly, topics.Alerts, ids, cancellationToken, subjects).ConfigureAwait(false),
+                await EventSerializers.CreateAsync(options, AvroContracts.DowntimePrediction, topics.Alerts, ids, cancellationToken, subjects).ConfigureAwait(false));
         }
         catch (SchemaRegistryException ex) when (ex.Status == System.Net.HttpStatusCode.Conflict
-                                                  && settings.SchemaRegistry.SubjectNameStrategy == SubjectNameStrategy.TopicName)
+                                                  && settings.SchemaRegistry.SubjectNameStrategy == Streaming.Contracts.Avro.SubjectNameStrategy.TopicName)
         {
-            (ids as IDisposable)?.Dispose();
+            ids.Dispose();
             throw new SchemaRegistryException(
                 $"{ex.Message} (the {settings.Topics.Alerts} topic carries two record types, anomalies and downtime predictions; " +
                 "set SchemaRegistry:SubjectNameStrategy=TopicRecordName to give each its own subject)", ex.Status, ex.ErrorCode);
         }
         catch
         {
-            (ids as IDisposable)?.Dispose();
+            ids.Dispose();
             throw;
         }
     }
@@ -103,9 +105,9 @@ internal sealed class EventSerializerSet : IDisposable
         if (Format == SerializationFormat.Json)
             return "JSON";
         static string Id<T>(IEventSerializer<T> s) => s is AvroEventSerializer<T> avro ? avro.SchemaId.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?";
-        var source = Ids is SchemaRegistryClient ? "from the Schema Registry" : "fixed";
+        var source = Ids is not FixedIdSchemaRegistry ? "from the Schema Registry" : "fixed";
         return $"Avro, Confluent wire format; schema ids ({source}): features {Id(Features)}, scores {Id(Scores)}, anomalies {Id(Anomalies)}, predictions {Id(Predictions)}";
     }
 
-    public void Dispose() => (Ids as IDisposable)?.Dispose();
+    public void Dispose() => Ids.Dispose();
 }

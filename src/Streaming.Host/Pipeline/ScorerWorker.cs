@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using Confluent.SchemaRegistry;
 using Streaming.Contracts;
 using Streaming.Contracts.Avro;
 using Streaming.Host.Configuration;
@@ -29,7 +30,7 @@ internal sealed class ScorerWorker : PartitionWorker<ScorerWorker.PartitionState
         : base(settings, kafka, counters, clock, logger, instanceId)
     {
         _processorSettings = (models is null ? settings.ToProcessorSettings() : settings.ToProcessorSettings(models)).Validated();
-        _features = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, EventSerializers.CreateSchemaIds(settings.SchemaRegistry));
+        _features = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, EventSerializers.CreateSchemaRegistry(settings.SchemaRegistry));
     }
 
     protected override string Role => "scorer";

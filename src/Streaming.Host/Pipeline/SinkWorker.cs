@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using Confluent.SchemaRegistry;
 using Streaming.Contracts;
 using Streaming.Contracts.Avro;
 using Streaming.Host.Configuration;
@@ -28,7 +29,7 @@ internal sealed partial class SinkWorker
     private readonly ILogger logger;
     private readonly ConcurrentDictionary<string, long> _recordsByTopic = new(StringComparer.Ordinal);
     private readonly SinkBatch _batch = new();
-    private readonly ISchemaIdProvider _schemaIds;
+    private readonly ISchemaRegistryClient _schemaRegistry;
     private readonly EventDeserializer<FeatureVectorEvent> _features;
     private readonly EventDeserializer<ScoreEvent> _scores;
     private readonly AlertRecordReader _alerts;
@@ -42,10 +43,10 @@ internal sealed partial class SinkWorker
         this.clock = clock;
         this.logger = logger;
         // Fixed ids without a registry; with one, ids this process has not seen are fetched once and cached.
-        _schemaIds = EventSerializers.CreateSchemaIds(settings.SchemaRegistry);
-        _features = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, _schemaIds);
-        _scores = new EventDeserializer<ScoreEvent>(AvroContracts.Score, _schemaIds);
-        _alerts = new AlertRecordReader(_schemaIds);
+        _schemaRegistry = EventSerializers.CreateSchemaRegistry(settings.SchemaRegistry);
+        _features = new EventDeserializer<FeatureVectorEvent>(AvroContracts.FeatureVector, _schemaRegistry);
+        _scores = new EventDeserializer<ScoreEvent>(AvroContracts.Score, _schemaRegistry);
+        _alerts = new AlertRecordReader(_schemaRegistry);
     }
 
     /// <summary>Records per topic whose rows (if any) are committed to the database.</summary>
@@ -142,7 +143,7 @@ internal sealed partial class SinkWorker
         finally
         {
             consumer.Close();
-            (_schemaIds as IDisposable)?.Dispose();
+            (_schemaRegistry as IDisposable)?.Dispose();
         }
     }
 

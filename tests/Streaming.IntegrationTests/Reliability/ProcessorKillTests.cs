@@ -20,7 +20,7 @@ namespace Streaming.IntegrationTests.Reliability;
 /// </para>
 /// <para>
 /// What the embedded broker allows on the topics: on a real broker the processor's outputs and its position commit in one
-/// transaction, so a read_committed reader sees each output once. librdkafka 2.0.2's mock cluster neither hides aborted
+/// transaction, so a read_committed reader sees each output once. librdkafka's mock cluster (2.0.2, and 2.16.0 alike) neither hides aborted
 /// transactional records from read_committed readers nor stores transactional offset commits, so the processor writes its
 /// position to the positions topic only after the batch's outputs are flushed: a kill between that flush and the commit
 /// repeats the in-flight batch's outputs after the restart (never loses them). The test therefore compares outputs by their
