@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Streaming.Host.Cli;
 using Streaming.Host.Configuration;
+using Streaming.Processing.Scoring.Detection;
 
 namespace Streaming.IntegrationTests;
 
@@ -78,11 +79,11 @@ public sealed class PrometheusScrapeTests
                 up = await QueryAsync(prometheusClient, "up{job=\"streaming\"}");
                 ingest = await QueryAsync(prometheusClient, "streaming_stage_records_total{stage=\"ingest\"}");
                 processed = await QueryAsync(prometheusClient, "streaming_stage_records_total{stage=\"processor\"}");
-                info = await QueryAsync(prometheusClient, "streaming_model_info{model=\"online-detectors\",version=\"2\"}");
+                info = await QueryAsync(prometheusClient, $"streaming_model_info{{model=\"{OnlineWindowScorer.ModelName}\",version=\"{OnlineWindowScorer.ModelVersion}\"}}");
                 sunk = await QueryAsync(prometheusClient, $"sum(streaming_sink_rows_total{{table=\"metrics\"}})");
                 batches = await QueryAsync(prometheusClient, "streaming_sink_batch_records_count");
                 return up == 1 && ingest == Samples && processed == Samples && sunk == Samples && batches >= 1 && info == 1;
-            }, run, $"Prometheus to return the series (last: up={up}, ingest={ingest}, processor={processed}, sink rows={sunk}, sink batches={batches}, model_info={info})",
+            }, run, () => $"Prometheus to return the series (last: up={up}, ingest={ingest}, processor={processed}, sink rows={sunk}, sink batches={batches}, model_info={info})",
                 TimeSpan.FromSeconds(60));
 
             var lagSeries = await QueryVectorAsync(prometheusClient, $"streaming_consumer_lag{{role=\"processor\",topic=\"{settings.Topics.Telemetry}\"}}");
@@ -138,15 +139,19 @@ public sealed class PrometheusScrapeTests
         }
     }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition, Task<int> run, string what, TimeSpan? timeout = null)
+    private static Task WaitForAsync(Func<Task<bool>> condition, Task<int> run, string what, TimeSpan? timeout = null) =>
+        WaitForAsync(condition, run, () => what, timeout);
+
+    // The description is read when the wait fails, so it can show the last values the condition saw.
+    private static async Task WaitForAsync(Func<Task<bool>> condition, Task<int> run, Func<string> what, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!await condition())
         {
             if (run.IsCompleted)
-                Assert.Fail($"The run command ended ({(run.IsFaulted ? run.Exception!.GetBaseException().Message : $"exit code {run.Result}")}) while waiting for {what}.");
+                Assert.Fail($"The run command ended ({(run.IsFaulted ? run.Exception!.GetBaseException().Message : $"exit code {run.Result}")}) while waiting for {what()}.");
             if (DateTime.UtcNow > deadline)
-                Assert.Fail($"Timed out waiting for {what}.");
+                Assert.Fail($"Timed out waiting for {what()}.");
             await Task.Delay(250);
         }
     }
