@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using System.Text;
 using System.Threading.Channels;
 using Confluent.Kafka;
@@ -31,7 +30,7 @@ internal abstract class PartitionWorkerState
 /// Back-pressure: with <c>Processor:MaxInFlightBatches</c> batches in flight the consume loop pauses its partitions and
 /// keeps polling (so heartbeats and rebalances are served) until the publisher is down to half, then resumes them. On a
 /// revoke every in-flight batch is committed before the partitions are given up, so the next owner starts from committed
-/// state. A publish error stops the worker.
+/// state. A publish error, or a publisher call stuck past <c>PublisherStallLimit</c>, stops the worker.
 /// </summary>
 internal abstract partial class PartitionWorker<TState> where TState : PartitionWorkerState
 {
@@ -130,14 +129,28 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
 
     private void Run(CancellationToken cancellationToken)
     {
-        var maxInFlight = Settings.Processor.MaxInFlightBatches;
         var producerConfig = _kafka.ProducerConfig($"{Role}-{_instanceId}");
         if (_exactlyOnce)
             producerConfig.TransactionalId = $"{GroupId}-{_instanceId}";
         producerConfig.QueueBufferingMaxMessages = 500_000;
-        using var producer = new ProducerBuilder<string?, byte[]>(producerConfig)
+        var producer = new ProducerBuilder<string?, byte[]>(producerConfig)
             .SetErrorHandler((_, e) => LogKafkaError(_logger, $"{Role} producer", e.Code.ToString(), e.Reason))
             .Build();
+        try
+        {
+            Run(producer, cancellationToken);
+        }
+        finally
+        {
+            // Disposing a producer while a stuck publisher is inside one of its calls would block here too.
+            if (!_publisherAbandoned)
+                producer.Dispose();
+        }
+    }
+
+    private void Run(IProducer<string?, byte[]> producer, CancellationToken cancellationToken)
+    {
+        var maxInFlight = Settings.Processor.MaxInFlightBatches;
         // Before anything is read: a restarted instance fences its crashed predecessor and aborts its open transaction.
         if (_exactlyOnce)
             producer.InitTransactions(TimeSpan.FromSeconds(30));
@@ -185,8 +198,7 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
             if (!_crashed)
             {
                 // Batches already processed are published before the group is left: their state has moved on.
-                StopPublisher();
-                if (_exactlyOnce)
+                if (StopPublisher() && _exactlyOnce)
                     TryAbortOpenTransaction(producer);
                 consumer.Close();
             }
@@ -290,153 +302,6 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
         foreach (var state in _partitions.Values)
             OnResumed(state, now);
         LogResumed(_logger, Role, (now - pausedAt).TotalMilliseconds);
-    }
-
-    private void PublishLoop(IProducer<string?, byte[]> producer)
-    {
-        var reader = _channel.Reader;
-        try
-        {
-            while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-            {
-                while (reader.TryRead(out var batch))
-                {
-                    BeforePublish?.Invoke();
-                    Publish(producer, batch);
-                    Counters.AddInFlight(Role, -1, -batch.Records);
-                    lock (_gate)
-                    {
-                        Interlocked.Decrement(ref _inFlight);
-                        Monitor.PulseAll(_gate);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            lock (_gate)
-                Monitor.PulseAll(_gate);
-        }
-    }
-
-    private void Publish(IProducer<string?, byte[]> producer, InFlightBatch batch)
-    {
-        if (_exactlyOnce)
-        {
-            producer.BeginTransaction();
-            try
-            {
-                if (CrashAfterBatches is { } crashAfter && _committedBatches >= crashAfter)
-                {
-                    _crashed = true;
-                    throw new SimulatedCrashException();
-                }
-                ProduceAll(producer, batch.Messages);
-                // On a real broker the transaction makes outputs and position atomic. librdkafka's mock cluster neither
-                // hides aborted records from read_committed readers nor stores transactional offset commits, so the
-                // position also goes to a topic, and only after the outputs are durable: there a crash can repeat a
-                // batch's outputs but never lose them.
-                producer.Flush(TimeSpan.FromSeconds(30));
-                foreach (var offset in batch.Offsets)
-                {
-                    producer.Produce(new TopicPartition(Settings.Topics.ProcessorOffsets, offset.Partition), new Message<string?, byte[]>
-                    {
-                        Key = PositionKey(offset.Topic, offset.Partition.Value),
-                        Value = Encoding.UTF8.GetBytes(offset.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                    });
-                }
-                if (batch.Offsets.Count > 0)
-                    producer.SendOffsetsToTransaction(batch.Offsets, batch.Group, TimeSpan.FromSeconds(30));
-                producer.CommitTransaction(TimeSpan.FromSeconds(30));
-            }
-            catch (KafkaException ex)
-            {
-                LogTransactionFailed(_logger, Role, ex.Error.Reason);
-                TryAbortOpenTransaction(producer);
-                // State already absorbed this batch; continuing would publish later batches without this one. Stop and
-                // let a restart rebuild state from the committed position.
-                throw;
-            }
-        }
-        else
-        {
-            ProduceAll(producer, batch.Messages);
-            producer.Flush(TimeSpan.FromSeconds(30));
-            if (batch.Offsets.Count > 0)
-                _commitOffsets!(batch.Offsets);
-        }
-        Interlocked.Add(ref _processed, batch.Records);
-        Counters.AddStageRecords(Role, batch.Records);
-        _committedBatches++;
-    }
-
-    /// <summary>Waits until every batch handed to the publisher is committed (or the publisher has failed).</summary>
-    private void DrainInFlight()
-    {
-        lock (_gate)
-        {
-            while (Volatile.Read(ref _inFlight) > 0 && !_publisher.IsCompleted)
-                Monitor.Wait(_gate, TimeSpan.FromMilliseconds(200));
-        }
-    }
-
-    private void StopPublisher()
-    {
-        _channel.Writer.TryComplete();
-        try
-        {
-            _publisher.Wait();
-        }
-        catch (AggregateException ex) when (ex.InnerException is SimulatedCrashException)
-        {
-            // The publisher "crashed" (test hook): nothing more to stop.
-        }
-        catch (AggregateException ex)
-        {
-            // Reported again by ThrowIfPublisherFailed when this is a clean stop; logged here for the exceptional path.
-            LogPublisherFailed(_logger, Role, ex.GetBaseException().Message);
-        }
-    }
-
-    private void ThrowIfPublisherFailed()
-    {
-        if (_publisher.IsFaulted)
-            ExceptionDispatchInfo.Capture(_publisher.Exception!.GetBaseException()).Throw();
-        if (_publisher.IsCompleted && !_channel.Reader.Completion.IsCompleted)
-            throw new InvalidOperationException($"The {Role} publisher stopped unexpectedly.");
-    }
-
-    private static string PositionKey(string topic, int partition) => $"{topic}:{partition}";
-
-    private static void ProduceAll(IProducer<string?, byte[]> producer, List<PendingMessage> messages)
-    {
-        foreach (var pending in messages)
-        {
-            while (true)
-            {
-                try
-                {
-                    producer.Produce(pending.Topic, pending.Message);
-                    break;
-                }
-                catch (ProduceException<string?, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-                {
-                    producer.Poll(TimeSpan.FromMilliseconds(50));
-                }
-            }
-        }
-    }
-
-    private static void TryAbortOpenTransaction(IProducer<string?, byte[]> producer)
-    {
-        try
-        {
-            producer.AbortTransaction(TimeSpan.FromSeconds(10));
-        }
-        catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_State)
-        {
-            // No transaction was open: nothing to abort.
-        }
     }
 
     /// <summary>
@@ -599,12 +464,6 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The {Role} restored partition {Partition} by replaying {Records} records up to offset {Offset}")]
     private static partial void LogRestored(ILogger logger, string role, int partition, long records, long offset);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "The {Role} transaction failed and was aborted: {Reason}")]
-    private static partial void LogTransactionFailed(ILogger logger, string role, string reason);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "The {Role} publisher failed: {Reason}")]
-    private static partial void LogPublisherFailed(ILogger logger, string role, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The {Role} paused {Partitions} partitions: {InFlight} batches in flight")]
     private static partial void LogPaused(ILogger logger, string role, int partitions, int inFlight);

@@ -102,7 +102,11 @@ public sealed class BrokerOutageTests
         {
             kafka.Embedded!.SetBrokerUp(leader);
             await stop.CancelAsync();
-            await Task.WhenAll(processorTask, sinkTask);
+            // Bounded: a worker stuck in a Kafka call must fail this test, not hang the run (it once did, for 85 min).
+            var stopped = Task.WhenAll(processorTask, sinkTask);
+            if (await Task.WhenAny(stopped, Task.Delay(TimeSpan.FromMinutes(3), CancellationToken.None)) != stopped)
+                Assert.Fail($"the workers did not stop within 3 min of cancellation (processor stopped: {processorTask.IsCompleted}, sink stopped: {sinkTask.IsCompleted})");
+            await stopped;
         }
     }
 
