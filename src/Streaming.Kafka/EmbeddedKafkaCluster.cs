@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Confluent.Kafka;
 
 namespace Streaming.Kafka;
 
@@ -63,6 +64,16 @@ public sealed partial class EmbeddedKafkaCluster : IDisposable
 
     public void SetBrokerUp(int brokerId) => Check(rd_kafka_mock_broker_set_up(_cluster, brokerId), "set_up");
 
+    /// <summary>
+    /// The next requests of one Kafka API (by API key: 0 Produce, 26 EndTxn, ...) fail with these errors, in order, whichever
+    /// client sends them (<c>rd_kafka_mock_push_request_errors_array</c>): a transient broker error on demand, for tests.
+    /// </summary>
+    public void PushRequestErrors(short apiKey, params ErrorCode[] errors)
+    {
+        ThrowIfDisposed();
+        rd_kafka_mock_push_request_errors_array(_cluster, apiKey, (nuint)errors.Length, [.. errors.Select(e => (int)e)]);
+    }
+
     private void Check(int err, string what)
     {
         if (err != 0)
@@ -123,4 +134,7 @@ public sealed partial class EmbeddedKafkaCluster : IDisposable
 
     [LibraryImport(RdKafkaLibrary.Name)]
     private static partial void rd_kafka_mock_cluster_destroy(IntPtr cluster);
+
+    [LibraryImport(RdKafkaLibrary.Name)]
+    private static partial void rd_kafka_mock_push_request_errors_array(IntPtr cluster, short apiKey, nuint count, int[] errors);
 }

@@ -22,6 +22,7 @@ internal abstract partial class PartitionWorker<TState>
     private string? _publisherCall;
     private long _publisherCallStarted;
     private volatile bool _publisherAbandoned;
+    private long _transactionRetries;
 
     private void PublishLoop(IProducer<string?, byte[]> producer)
     {
@@ -55,9 +56,35 @@ internal abstract partial class PartitionWorker<TState>
     {
         if (_exactlyOnce)
         {
-            Call("BeginTransaction", producer.BeginTransaction);
+            PublishInTransaction(producer, batch);
+        }
+        else
+        {
+            ProduceAll(producer, batch.Messages);
+            Call("Flush", () => producer.Flush(TimeSpan.FromSeconds(30)));
+            if (batch.Offsets.Count > 0)
+                Call("Commit", () => _commitOffsets!(batch.Offsets));
+        }
+        Interlocked.Add(ref _processed, batch.Records);
+        Counters.AddStageRecords(Role, batch.Records);
+        _committedBatches++;
+    }
+
+    /// <summary>
+    /// One transaction for the batch, with Confluent's documented handling: a retriable error repeats the call (librdkafka
+    /// resumes it), an error that requires an abort aborts and redoes the whole batch (its outputs are still in memory), both
+    /// within <see cref="TransactionRetryBudget"/> (a broker restart took 22–58 s). A fatal error, or one past the budget,
+    /// aborts what it can and stops the worker: state has absorbed the batch, so a restart rebuilds it from the committed position.
+    /// </summary>
+    private void PublishInTransaction(IProducer<string?, byte[]> producer, InFlightBatch batch)
+    {
+        var started = Stopwatch.GetTimestamp();
+        bool WithinBudget() => Stopwatch.GetElapsedTime(started) < TransactionRetryBudget;
+        for (var attempt = 1; ; attempt++)
+        {
             try
             {
+                Retrying("BeginTransaction", producer.BeginTransaction, WithinBudget);
                 if (CrashAfterBatches is { } crashAfter && _committedBatches >= crashAfter)
                 {
                     _crashed = true;
@@ -80,28 +107,54 @@ internal abstract partial class PartitionWorker<TState>
                 // The mock cluster does not store them (and its coordinator is where SendOffsetsToTransaction got stuck):
                 // there the positions topic alone says where to resume.
                 if (batch.Offsets.Count > 0 && !_kafka.IsEmbedded)
-                    Call("SendOffsetsToTransaction", () => producer.SendOffsetsToTransaction(batch.Offsets, batch.Group, TimeSpan.FromSeconds(30)));
-                Call("CommitTransaction", () => producer.CommitTransaction(TimeSpan.FromSeconds(30)));
+                    Retrying("SendOffsetsToTransaction", () => producer.SendOffsetsToTransaction(batch.Offsets, batch.Group, TimeSpan.FromSeconds(30)), WithinBudget);
+                Retrying("CommitTransaction", () => producer.CommitTransaction(TimeSpan.FromSeconds(30)), WithinBudget);
+                return;
+            }
+            catch (KafkaException ex) when (RequiresAbort(ex) && !ex.Error.IsFatal && WithinBudget())
+            {
+                Interlocked.Increment(ref _transactionRetries);
+                LogTransactionRedone(_logger, Role, attempt, ex.Error.Reason);
+                if (!TryAbortOpenTransaction(producer))
+                    throw;
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(100 * attempt, 2000)));
             }
             catch (KafkaException ex)
             {
                 LogTransactionFailed(_logger, Role, ex.Error.Reason);
                 TryAbortOpenTransaction(producer);
-                // State already absorbed this batch; continuing would publish later batches without this one. Stop and
-                // let a restart rebuild state from the committed position.
                 throw;
             }
         }
-        else
+    }
+
+    /// <summary>Aborted transactions that were redone, and retried calls (a broker restart shows here).</summary>
+    public long TransactionRetries => Interlocked.Read(ref _transactionRetries);
+
+    /// <summary>How long one batch may keep retrying its transaction before the worker gives up.</summary>
+    internal TimeSpan TransactionRetryBudget { get; init; } = TimeSpan.FromMinutes(5);
+
+    // A message produced while the transaction is already in its abortable state is refused with a state error.
+    private static bool RequiresAbort(KafkaException ex) =>
+        ex is KafkaTxnRequiresAbortException || ex is ProduceException<string?, byte[]> { Error.Code: ErrorCode.Local_State };
+
+    /// <summary>A transactional call repeated while it fails retriably (librdkafka resumes the same call) and time remains.</summary>
+    private void Retrying(string name, Action call, Func<bool> withinBudget)
+    {
+        for (var attempt = 1; ; attempt++)
         {
-            ProduceAll(producer, batch.Messages);
-            Call("Flush", () => producer.Flush(TimeSpan.FromSeconds(30)));
-            if (batch.Offsets.Count > 0)
-                Call("Commit", () => _commitOffsets!(batch.Offsets));
+            try
+            {
+                Call(name, call);
+                return;
+            }
+            catch (KafkaRetriableException ex) when (!ex.Error.IsFatal && withinBudget())
+            {
+                Interlocked.Increment(ref _transactionRetries);
+                LogCallRetried(_logger, Role, name, attempt, ex.Error.Reason);
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(100 * attempt, 2000)));
+            }
         }
-        Interlocked.Add(ref _processed, batch.Records);
-        Counters.AddStageRecords(Role, batch.Records);
-        _committedBatches++;
     }
 
     /// <summary>Runs one blocking producer call, recording which call it is and since when (read by <see cref="PublisherStall"/>).</summary>
@@ -205,20 +258,34 @@ internal abstract partial class PartitionWorker<TState>
         }
     }
 
-    /// <summary>Aborts the open transaction, if any. A failed abort is logged, never thrown: it must not hide the error that led here.</summary>
-    private void TryAbortOpenTransaction(IProducer<string?, byte[]> producer)
+    /// <summary>
+    /// Aborts the open transaction, if any, repeating a retriable failure a few times. A failed abort is logged, never
+    /// thrown: it must not hide the error that led here. False when the transaction could not be aborted.
+    /// </summary>
+    private bool TryAbortOpenTransaction(IProducer<string?, byte[]> producer)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            producer.AbortTransaction(TimeSpan.FromSeconds(10));
-        }
-        catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_State)
-        {
-            // No transaction was open: nothing to abort.
-        }
-        catch (KafkaException ex)
-        {
-            LogAbortFailed(_logger, Role, ex.Error.Reason);
+            try
+            {
+                producer.AbortTransaction(TimeSpan.FromSeconds(10));
+                return true;
+            }
+            catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_State && ex is not KafkaRetriableException)
+            {
+                // No transaction was open: nothing to abort.
+                return true;
+            }
+            catch (KafkaRetriableException ex) when (attempt < 6)
+            {
+                LogCallRetried(_logger, Role, "AbortTransaction", attempt, ex.Error.Reason);
+                Thread.Sleep(TimeSpan.FromMilliseconds(200 * attempt));
+            }
+            catch (KafkaException ex)
+            {
+                LogAbortFailed(_logger, Role, ex.Error.Reason);
+                return false;
+            }
         }
     }
 
@@ -227,6 +294,12 @@ internal abstract partial class PartitionWorker<TState>
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The {Role} publisher failed: {Reason}")]
     private static partial void LogPublisherFailed(ILogger logger, string role, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The {Role} transaction needs an abort (attempt {Attempt}); aborting and redoing the batch: {Reason}")]
+    private static partial void LogTransactionRedone(ILogger logger, string role, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The {Role} retries {Call} (attempt {Attempt}): {Reason}")]
+    private static partial void LogCallRetried(ILogger logger, string role, string call, int attempt, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The {Role} could not abort its open transaction: {Reason}")]
     private static partial void LogAbortFailed(ILogger logger, string role, string reason);
