@@ -42,10 +42,14 @@ internal sealed class MaintenanceLoop : BackgroundService
     private readonly MaintenanceOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<MaintenanceLoop> _logger;
+    private readonly RollupBackfill? _backfill;
 
+    /// <param name="backfill">What the sink wrote older than the lookback (the writer's <see cref="TimescaleWriter.Backfill"/>); null: lookback only.</param>
     public MaintenanceLoop(
-        NpgsqlDataSource ownerDataSource, StorageCapabilities capabilities, MaintenanceOptions options, TimeProvider timeProvider, ILogger<MaintenanceLoop> logger)
+        NpgsqlDataSource ownerDataSource, StorageCapabilities capabilities, MaintenanceOptions options, TimeProvider timeProvider, ILogger<MaintenanceLoop> logger,
+        RollupBackfill? backfill = null)
     {
+        _backfill = backfill;
         _ownerDataSource = ownerDataSource ?? throw new ArgumentNullException(nameof(ownerDataSource));
         _capabilities = capabilities ?? throw new ArgumentNullException(nameof(capabilities));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -58,7 +62,8 @@ internal sealed class MaintenanceLoop : BackgroundService
     internal const long AdvisoryLockKey = 0x5354_524D_4D41_494E; // "STRMMAIN"
 
     /// <summary>
-    /// One maintenance pass: rollups for [now - RefreshLookback, now], then retention. Returns false (and does nothing)
+    /// One maintenance pass: rollups for [now - RefreshLookback, now] (without refresh policies) and for whatever the writer
+    /// reported older than that, then retention. Returns false (and does nothing)
     /// when another instance holds the maintenance lock for this database.
     /// </summary>
     public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
@@ -73,12 +78,26 @@ internal sealed class MaintenanceLoop : BackgroundService
             }
         }
 
+        // Taken under the lock: with several sinks, the instance that skips keeps what its own writer observed.
+        var backfilled = _backfill?.Take();
         try
         {
             var now = _timeProvider.GetUtcNow();
-            await RefreshRollupsAsync(connection, now - _options.RefreshLookback, now, cancellationToken);
+            var lookbackFrom = now - _options.RefreshLookback;
+            // Older than raw retention is about to be dropped: nothing to roll up there.
+            var oldest = backfilled is { } b && b < lookbackFrom ? Max(b, now - _options.RawRetention) : (DateTimeOffset?)null;
+            if (!_capabilities.HasRefreshPolicies)
+                await RefreshRollupsAsync(connection, oldest ?? lookbackFrom, now, cancellationToken);
+            else if (oldest is { } from)
+                // The server's policies cover the lookback; what arrived older than it needs an explicit refresh.
+                await RefreshRollupsAsync(connection, from, lookbackFrom, cancellationToken);
             await ApplyRetentionAsync(connection, now, cancellationToken);
             return true;
+        }
+        catch when (backfilled is { } pending)
+        {
+            _backfill!.Observe(pending);
+            throw;
         }
         finally
         {
@@ -90,7 +109,10 @@ internal sealed class MaintenanceLoop : BackgroundService
         }
     }
 
-    /// <summary>Recomputes rollup buckets overlapping [from, to]: e.g. after back-filling late data older than the lookback.</summary>
+    /// <summary>
+    /// Recomputes rollup buckets overlapping [from, to] on every server, refresh policies or not: e.g. after back-filling
+    /// data older than a policy's window, which the policy never revisits.
+    /// </summary>
     public async Task RefreshRollupsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
         await using var connection = await _ownerDataSource.OpenConnectionAsync(cancellationToken);
@@ -113,11 +135,6 @@ internal sealed class MaintenanceLoop : BackgroundService
 
         if (_capabilities.HasContinuousAggregates)
         {
-            if (_capabilities.HasRefreshPolicies)
-            {
-                return;
-            }
-
             // refresh_continuous_aggregate cannot run inside a transaction block: each CALL is its own implicit transaction.
             await ExecuteAsync(connection, $"CALL refresh_continuous_aggregate('metrics_1m', {Literal(minuteFrom)}, {Literal(minuteTo)})", cancellationToken);
             await ExecuteAsync(connection, $"CALL refresh_continuous_aggregate('metrics_1h', {Literal(hourFrom)}, {Literal(hourTo)})", cancellationToken);
@@ -192,6 +209,20 @@ internal sealed class MaintenanceLoop : BackgroundService
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
+
+    /// <summary>Runs the periodic passes until <paramref name="stoppingToken"/> is cancelled (for hosts without a generic host).</summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await ExecuteAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private static DateTimeOffset Floor(DateTimeOffset value, TimeSpan unit) =>
         new(value.UtcTicks - (value.UtcTicks % unit.Ticks), TimeSpan.Zero);

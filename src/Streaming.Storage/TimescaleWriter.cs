@@ -41,6 +41,9 @@ internal sealed class TimescaleWriter
     /// <summary>The Kafka cluster id stored with every offset this writer commits (null: not recorded).</summary>
     public string? ClusterId { get; init; }
 
+    /// <summary>Told the oldest metric time of every committed batch, so maintenance rolls up what arrives late (null: not tracked).</summary>
+    public RollupBackfill? Backfill { get; init; }
+
     /// <summary>
     /// One transaction: advance <paramref name="offsets"/> for <paramref name="consumerGroup"/>, binary-COPY every
     /// row list, record a sink_batches row, commit. Offsets only move forward: when the stored offsets already
@@ -117,6 +120,8 @@ internal sealed class TimescaleWriter
         }
 
         await tx.CommitAsync(cancellationToken);
+        if (Backfill is not null && batch.Metrics.Count > 0)
+            Backfill.Observe(Oldest(batch.Metrics));
         StorageLog.BatchWritten(_logger, batch.RowCount, _timeProvider.GetElapsedTime(started).TotalMilliseconds, consumerGroup);
         return BatchOutcome.Written;
     }
@@ -260,6 +265,17 @@ internal sealed class TimescaleWriter
     }
 
     // DateTimeOffset is written as its UTC DateTime: Npgsql only accepts offset-0 values for timestamptz.
+    private static DateTimeOffset Oldest(List<MetricRow> rows)
+    {
+        var oldest = DateTimeOffset.MaxValue;
+        foreach (var row in rows)
+        {
+            if (row.Time < oldest)
+                oldest = row.Time;
+        }
+        return oldest;
+    }
+
     private static async Task<DateTimeOffset> CopyMetricsAsync(NpgsqlConnection connection, List<MetricRow> rows, CancellationToken ct)
     {
         var newest = DateTimeOffset.MinValue;

@@ -133,8 +133,7 @@ internal static class DemoCommand
             : null;
         var sink = new SinkWorker(settings, runtime.Kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>());
         var producer = new SimulatorProducer(simulator, runtime.Kafka, settings.Topics.Telemetry, settings.Demo.Rate, settings.Demo.BadRecordRate, counters, clock);
-        var maintenance = new MaintenanceLoop(NpgsqlDataSource.Create(runtime.ConnectionString), runtime.Capabilities, new MaintenanceOptions(), clock,
-            loggers.CreateLogger<MaintenanceLoop>());
+        using var maintenance = runtime.CreateMaintenance(loggers, clock);
 
         var startedPublishingAt = started.Elapsed;
         var processorTask = processor.RunAsync(workers.Token);

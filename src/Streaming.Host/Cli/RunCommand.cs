@@ -240,8 +240,12 @@ internal static class RunCommand
             // Drift is watched where windows are scored (the processor inline, or the scorer role).
             if (scoring && settings.Drift.Enabled)
                 workers.Add(("drift monitor", DriftWorker.Create(settings, kafka, models!, registry!, registryDatabase!, counters, clock, loggers).RunAsync(workersStop.Token)));
+            using var maintenance = runtime?.CreateMaintenance(loggers, clock);
             if (runtime is not null)
+            {
                 workers.Add(("sink", new SinkWorker(settings, kafka, runtime.Writer, counters, clock, loggers.CreateLogger<SinkWorker>()).RunAsync(workersStop.Token)));
+                workers.Add(("maintenance", maintenance!.RunAsync(workersStop.Token)));
+            }
             var stopped = new TaskCompletionSource();
             await using (stop.Register(() => stopped.TrySetResult()))
                 await Task.WhenAny(workers.Select(w => w.Task).Append(stopped.Task)).ConfigureAwait(false);

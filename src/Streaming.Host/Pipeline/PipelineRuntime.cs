@@ -35,6 +35,13 @@ internal sealed class PipelineRuntime : IAsyncDisposable
 
     public TimescaleWriter Writer { get; }
 
+    /// <summary>
+    /// Database maintenance for what the sink writes: rollups (including rows older than the lookback, which the writer
+    /// reports) and retention where the server has no policies for them. Run by whichever role runs the sink.
+    /// </summary>
+    public MaintenanceLoop CreateMaintenance(ILoggerFactory loggers, TimeProvider clock) =>
+        new(DataSource, Capabilities, new MaintenanceOptions(), clock, loggers.CreateLogger<MaintenanceLoop>(), Writer.Backfill);
+
     public static async Task<PipelineRuntime> StartAsync(StreamingSettings settings, ILoggerFactory loggers, TimeProvider clock, CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("Streaming.Runtime");
@@ -52,7 +59,7 @@ internal sealed class PipelineRuntime : IAsyncDisposable
             var capabilities = await DatabaseMigrator.ApplyAsync(connectionString, logger, cancellationToken).ConfigureAwait(false);
             var dataSource = NpgsqlDataSource.Create(connectionString);
             // Stored with every sink offset, so offsets of another cluster's topics are recognised (SinkWorker).
-            var writer = new TimescaleWriter(dataSource, capabilities, clock, loggers.CreateLogger<TimescaleWriter>()) { ClusterId = kafka.Identity().ClusterId };
+            var writer = new TimescaleWriter(dataSource, capabilities, clock, loggers.CreateLogger<TimescaleWriter>()) { ClusterId = kafka.Identity().ClusterId, Backfill = new RollupBackfill() };
             return new PipelineRuntime(kafka, local, connectionString, dataSource, capabilities, writer);
         }
         catch
