@@ -17,6 +17,10 @@ public sealed partial class GrafanaDashboardTests
         ["model"] = SampleData.Model,
     };
 
+    // As the pipeline has them: the registry names the bundle (ModelRegistry.ModelName), scores name the scorer that wrote
+    // them. A test with one name in both tables could not see a model picker that offered only the bundle's name.
+    private const string RegistryModelName = "fleet-ensemble";
+
     private readonly Dictionary<bool, (TestDatabase Db, string ReaderConnectionString)> _databases = [];
     private readonly List<string> _readerRoles = [];
     private DateTimeOffset _end;
@@ -45,8 +49,8 @@ public sealed partial class GrafanaDashboardTests
 
             await db.ExecuteAsync($$"""
                 INSERT INTO model_registry (model_name, version, kind, artifact_path, manifest, status, activated_at)
-                VALUES ('{{SampleData.Model}}', '1.1.0', 'anomaly', '/models/if-1.1.0.onnx', '{"features": 24}', 'retired', now() - INTERVAL '2 days'),
-                       ('{{SampleData.Model}}', '{{SampleData.ModelVersion}}', 'anomaly', '/models/if-1.2.0.onnx', '{"features": 27}', 'active', now())
+                VALUES ('{{RegistryModelName}}', '1.1.0', 'anomaly', '/models/if-1.1.0.onnx', '{"features": 24}', 'retired', now() - INTERVAL '2 days'),
+                       ('{{RegistryModelName}}', '{{SampleData.ModelVersion}}', 'anomaly', '/models/if-1.2.0.onnx', '{"features": 27}', 'active', now())
                 """);
 
             // Grafana logs in as a member of streaming_reader: run the queries with exactly that privilege.
@@ -180,6 +184,34 @@ public sealed partial class GrafanaDashboardTests
 
         Assert.That(rows, Is.GreaterThan(0), expanded);
     }
+
+    [Test]
+    public async Task Every_model_the_models_dashboard_offers_has_scores_in_its_panels([Values] bool timescale)
+    {
+        var root = Load("models-drift.json");
+        var picker = SqlQueries(root).Single(q => q.Where == "variable $model").Sql;
+        var distribution = SqlQueries(root).Single(q => q.Where.Contains("'Score distribution ($model)'", StringComparison.Ordinal)).Sql;
+        await using var connection = new NpgsqlConnection(_databases[timescale].ReaderConnectionString);
+        await connection.OpenAsync();
+        var offered = new List<string>();
+        await using (var cmd = new NpgsqlCommand(Expand(picker, Variables, timescale), connection))
+        await using (var reader = await cmd.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+                offered.Add(reader.GetString(0));
+        }
+
+        Assert.That(offered, Does.Contain(SampleData.Model), "the scores' own model name is offered");
+        foreach (var model in offered)
+        {
+            var variables = new Dictionary<string, string>(Variables) { ["model"] = model };
+            await using var cmd = new NpgsqlCommand(Expand(distribution, variables, timescale), connection);
+            Assert.That(await cmd.ExecuteScalarAsync(), Is.Not.Null, $"model '{model}' offered by the picker has scores in range");
+        }
+    }
+
+    private string Expand(string sql, Dictionary<string, string> variables, bool timescale) =>
+        GrafanaMacros.Expand(sql, _end.AddHours(-3), _end.AddMinutes(5), TimeSpan.FromMinutes(1), variables, timescaleMode: timescale);
 
     [Test]
     public void Macro_expansion_matches_grafana_for_both_modes()
