@@ -111,9 +111,8 @@ internal static class DemoCommand
         await watcher.RefreshAsync(stop).ConfigureAwait(false);
         Console.WriteLine($"  Models    ensemble of online detectors + {string.Join(" + ", models.Active?.Info.Members ?? [])}, version {models.Active?.Version} (hot reload every {settings.Models.ReloadInterval.TotalSeconds:0} s)");
 
-        // Simulated time starts a day back so the accelerated fleet never runs ahead of the wall clock.
-        var now = clock.GetUtcNow();
-        var simulatedStart = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddDays(-1);
+        var simulatedStart = DemoTimeline.SimulatedStart(clock.GetUtcNow(), forever ? null : settings.Demo.Duration, settings.Demo.Rate,
+            settings.Simulator.Entities, settings.Simulator.SampleInterval);
         var simulator = new FleetSimulator(settings.Simulator with { Start = simulatedStart });
         Console.WriteLine($"  Fleet     {settings.Simulator.Entities} machines, seed {settings.Simulator.Seed}, {settings.Demo.Rate} samples/s, windows {settings.Windows.Size} (grace {settings.Windows.Grace})");
 
@@ -224,6 +223,8 @@ internal static class DemoCommand
             Console.WriteLine($"  INCOMPLETE: {shortfall}");
         if (drained && shortfalls.Count == 0)
             Console.WriteLine("  All published records were processed and written.");
+        Console.WriteLine($"Grafana: the run's data spans {simulatedStart:yyyy-MM-dd HH:mm} – {simulator.Now:yyyy-MM-dd HH:mm} UTC " +
+                          "(the dashboards' default last 6 hours shows its end).");
         Console.WriteLine($"Explore: {ExploreCommand(runtime.LocalPostgres is not null, runtime.ConnectionString, "SELECT entity, status, severity, score, payload->'contributors'->0->>'metric' AS top_metric FROM alerts ORDER BY time DESC LIMIT 10")}");
     }
 
