@@ -77,10 +77,16 @@ public sealed record DetectionOptions
 
     /// <summary>
     /// A window mean beyond every value the metric has shown, by at least this share of its range, is anomalous at once (at
-    /// the threshold, higher the further out); 0 (the default) turns the range check off: telemetry with a daily cycle
-    /// keeps setting new extremes in its first days (on the simulator it multiplied false alarms by 27).
+    /// the threshold, higher the further out); 0 turns the range check off.
     /// </summary>
-    public double RangeTolerance { get; init; }
+    public double RangeTolerance { get; init; } = 0.05;
+
+    /// <summary>
+    /// Windows the range must hold (no new extreme by <see cref="RangeTolerance"/> or more) before the range check speaks:
+    /// telemetry with a daily cycle keeps setting new extremes in its first day (on the simulator, without this wait, the
+    /// range check multiplied false alarms by 27). 1,440 is a day of one-minute windows.
+    /// </summary>
+    public int RangeSettledWindows { get; init; } = 1440;
 
     /// <summary>Whether the robust baseline's z-score feeds the probability (it always supplies the expected values).</summary>
     public bool UseBaseline { get; init; } = true;
@@ -95,6 +101,8 @@ public sealed record DetectionOptions
             throw new ArgumentException($"Detection:Threshold must be an anomaly probability in (0.5, 1), was {Threshold}.");
         if (!(RangeTolerance >= 0))
             throw new ArgumentException($"Detection:RangeTolerance must be zero or positive, was {RangeTolerance}.");
+        if (RangeSettledWindows is < 0 or > 1_000_000)
+            throw new ArgumentException($"Detection:RangeSettledWindows must be in [0, 1000000], was {RangeSettledWindows}.");
         Likelihood.Validated();
         Forest.Validated();
         Seasonal.Validated();

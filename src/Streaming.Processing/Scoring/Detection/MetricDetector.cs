@@ -39,6 +39,8 @@ internal sealed class MetricDetector
     private double _min = double.PositiveInfinity;
     private double _max = double.NegativeInfinity;
     private long _seen;
+    // The window at which the range last grew by at least the tolerance: the range check waits until the range has settled.
+    private long _rangeGrewAt;
 
     public MetricDetector(DetectionOptions options, double baselineThreshold, int baselineWindows, ulong seed)
     {
@@ -105,8 +107,10 @@ internal sealed class MetricDetector
         }
         if (_forest is not null && ScoreShape(shape) is { } displacement)
         {
-            // CoDisp counts displaced points, at most the sample size: as a share of it the raw score is in [0, 1].
-            var tail = _forestLikelihood!.Update(Math.Min(1, displacement / _forest.SampleSize));
+            // CoDisp counts displaced points, at most the points the trees hold: as a share of them the raw score is in [0, 1].
+            // A share of the full sample size instead would grow while the trees fill, and the likelihood, which learned the
+            // small early scores, would call the later ordinary ones anomalous (on the simulator most of a day's false alerts).
+            var tail = _forestLikelihood!.Update(Math.Min(1, displacement / Math.Max(1, _forest.Count)));
             if (_forestLikelihood.IsWarm)
             {
                 smallest = Math.Min(smallest, tail);
@@ -115,20 +119,37 @@ internal sealed class MetricDetector
         }
         var combined = tails == 0 ? 0.5 : Gaussian.SmallestOf(smallest, tails);
         combined = Math.Min(combined, RangeTail(value));
-        _min = Math.Min(_min, value);
-        _max = Math.Max(_max, value);
+        LearnRange(value);
         _seen++;
         return new MetricReading(combined, expected, z);
     }
 
-    /// <summary>A mean beyond everything seen so far, by the tolerance share of the range, is anomalous at the threshold.</summary>
+    /// <summary>
+    /// A mean beyond everything seen so far, by the tolerance share of the range, is anomalous at the threshold; only once
+    /// the range has held for <see cref="DetectionOptions.RangeSettledWindows"/> windows, since a metric still showing its
+    /// cycle (a first day of a daily cycle) sets new extremes that are not news.
+    /// </summary>
     private double RangeTail(double value)
     {
-        var range = _max - _min;
-        if (_options.RangeTolerance <= 0 || !IsWarm || !(range > 0))
+        if (_options.RangeTolerance <= 0 || !IsWarm || _seen - _rangeGrewAt < _options.RangeSettledWindows)
             return 1;
-        var excess = Math.Max(value - _max, _min - value) / range;
+        var excess = Excess(value);
         return excess >= _options.RangeTolerance ? (1 - _options.Threshold) * _options.RangeTolerance / excess : 1;
+    }
+
+    /// <summary>How far <paramref name="value"/> lies beyond the range seen, as a share of it (0 inside it or while the range is empty).</summary>
+    private double Excess(double value)
+    {
+        var range = _max - _min;
+        return range > 0 ? Math.Max(0, Math.Max(value - _max, _min - value)) / range : 0;
+    }
+
+    private void LearnRange(double value)
+    {
+        if (_max - _min > 0 && Excess(value) >= _options.RangeTolerance)
+            _rangeGrewAt = _seen;
+        _min = Math.Min(_min, value);
+        _max = Math.Max(_max, value);
     }
 
     private void StartForest()
