@@ -28,6 +28,30 @@ public sealed class SeasonalModelTests
     }
 
     [Test]
+    public void An_incident_inside_the_remembered_cycles_does_not_make_the_model_drop_its_cycle()
+    {
+        var random = new Random(4);
+        // Only the one cycle is searchable, so what is tested is keeping it, not the choice among its multiples.
+        var model = new SeasonalModel(new SeasonalOptions { MaxPeriod = 60, MinPeriod = 8 }, levelWindows: 30);
+        var periods = new List<int>();
+        var zAtTurns = new List<double>();
+        for (var t = 0; t < 1500; t++)
+        {
+            // One whole cycle 30 above the others (t = 912 starts a cycle): the one-cycle-back error of the next
+            // estimates counts it twice, against the cycle before and the cycle after.
+            var value = Cycle(t, 48, random) + (t is >= 912 and < 960 ? 30 : 0);
+            var verdict = model.Update(value);
+            if (t >= 960)
+                periods.Add(model.Period);
+            if (t >= 960 && t % 48 is 0 or 16 && verdict is { } v)
+                zAtTurns.Add(v.Z);
+        }
+
+        Assert.That(periods.Distinct(), Is.EqualTo(new[] { 48 }));
+        Assert.That(zAtTurns.Max(), Is.LessThan(5), "after the incident the cycle's turns are still what it expects");
+    }
+
+    [Test]
     public void A_turn_of_the_cycle_that_does_not_come_stands_out()
     {
         var random = new Random(2);

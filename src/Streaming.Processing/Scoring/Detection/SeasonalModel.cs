@@ -218,6 +218,10 @@ internal sealed class SeasonalModel
             // The cycle is used only where it is regular at full resolution and predicts the metric clearly better than its recent level does.
             if (correlation < _options.MinCorrelation || lag >= maxLag)
                 return 0;
+            // The cycle in use, found again: an incident inside the last cycles inflates the one-cycle-back error that
+            // the first acceptance needs, and dropping the cycle then would call its every turn anomalous after the incident.
+            if (Period > 0 && Math.Abs(lag - Period) <= 1)
+                return Period;
             return MeanAbsoluteResidualOver(lag) <= _options.MaxErrorRatio * MeanAbsoluteDeviationFromRecentLevel() ? lag : 0;
         }
         finally
