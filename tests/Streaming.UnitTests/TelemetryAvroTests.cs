@@ -51,4 +51,17 @@ public sealed class TelemetryAvroTests
         Assert.That(shortHeader.Detail, Does.Contain("at least 5 bytes"));
         Assert.That(RejectionReason.MalformedAvro.ToCode(), Is.EqualTo("malformed_avro"));
     }
+
+    [Test]
+    public void Avro_telemetry_with_bytes_after_its_record_is_malformed_avro_naming_how_many()
+    {
+        // Confluent's deserializer reads the record and ignores what follows: two values glued together, or a frame
+        // that is longer than its record, would pass as the first record alone.
+        var record = TelemetryAvro.Serialize(Sample());
+        var glued = record.Concat(TelemetryAvro.Serialize(Sample("web-2"))[5..]).ToArray();
+
+        Assert.That(TelemetryParser.TryParse(glued, TelemetryLimits.Default, Now, out _, out var rejection), Is.False);
+        Assert.That(rejection.Reason, Is.EqualTo(RejectionReason.MalformedAvro));
+        Assert.That(rejection.Detail, Does.Contain($"{glued.Length - record.Length} bytes follow the streaming.v1.TelemetrySample record"));
+    }
 }

@@ -1,14 +1,16 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Avro;
 using Avro.Generic;
+using Avro.IO;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
-using Confluent.SchemaRegistry.Serdes;
 
 namespace Streaming.Contracts.Avro;
 
@@ -21,27 +23,39 @@ internal readonly record struct AvroRead(GenericRecord? Record, int SchemaId, st
 }
 
 /// <summary>
-/// Reads Avro values in the Confluent wire format with Confluent's <see cref="AvroDeserializer{T}"/> into a
-/// <see cref="GenericRecord"/> of the writer schema, fetched from the registry by id (and cached by the registry client).
-/// Bad input — a short value, a corrupt payload, an id the registry does not know — is a failed result naming the id;
-/// a registry that cannot be reached or answers with a server error throws, so callers can wait and retry.
+/// Reads Avro values in the Confluent wire format into a <see cref="GenericRecord"/> of the writer schema, fetched from the
+/// registry by id (and cached by the registry client), with Apache.Avro's <see cref="GenericReader{T}"/> — what
+/// Confluent's <c>AvroDeserializer</c> does — over the value's own bytes, so that bytes left after the record are seen:
+/// Confluent's deserializer ignores them, and a value longer than its record is a corrupt or mis-framed value.
+/// Bad input — a short value, a corrupt payload, trailing bytes, an id the registry does not know — is a failed result
+/// naming the id; a registry that cannot be reached or answers with a server error throws, so callers can wait and retry.
 /// </summary>
 internal sealed class AvroRecordReader(ISchemaRegistryClient registry)
 {
-    // No topic: the writer schema is found by the id in the value, whichever topic it came from.
-    private static readonly SerializationContext Context = new(MessageComponentType.Value, null);
-
-    private readonly AvroDeserializer<GenericRecord> _deserializer = new(registry);
+    // Readers are built once per writer schema id and shared: reading keeps no state in the reader.
+    private readonly ConcurrentDictionary<int, GenericReader<GenericRecord>> _readers = new();
 
     public async ValueTask<AvroRead> ReadAsync(ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
         if (value.Length < 5)
             return new AvroRead(null, 0, $"Confluent wire format needs at least 5 bytes (magic byte and schema id), got {value.Length}");
         var id = BinaryPrimitives.ReadInt32BigEndian(value.Span[1..5]);
+        if (value.Span[0] != 0)
+            return new AvroRead(null, id, $"Confluent wire format starts with magic byte 0, got 0x{value.Span[0]:X2}");
         try
         {
-            var record = await _deserializer.DeserializeAsync(value, isNull: false, Context).WaitAsync(cancellationToken).ConfigureAwait(false);
-            return new AvroRead(record, id, null);
+            if (!_readers.TryGetValue(id, out var reader))
+            {
+                var registered = await registry.GetSchemaAsync(id).WaitAsync(cancellationToken).ConfigureAwait(false);
+                var schema = global::Avro.Schema.Parse(registered.SchemaString);
+                reader = _readers.GetOrAdd(id, new GenericReader<GenericRecord>(schema, schema));
+            }
+            using var stream = AsStream(value[5..]);
+            var record = reader.Read(default!, new BinaryDecoder(stream));
+            var left = stream.Length - stream.Position;
+            return left == 0
+                ? new AvroRead(record, id, null)
+                : new AvroRead(null, id, $"schema id {id}: {left} bytes follow the {record.Schema.Fullname} record (a value holds exactly one record)");
         }
         catch (SchemaRegistryException ex) when (ex.Status == HttpStatusCode.NotFound)
         {
@@ -54,6 +68,11 @@ internal sealed class AvroRecordReader(ISchemaRegistryClient registry)
             return new AvroRead(null, id, $"schema id {id}: the Avro value is truncated or corrupt: {ex.Message}");
         }
     }
+
+    private static MemoryStream AsStream(ReadOnlyMemory<byte> body) =>
+        MemoryMarshal.TryGetArray(body, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(body.ToArray(), writable: false);
 
     /// <summary>What Apache.Avro and the deserializer throw for bytes that do not decode with the writer schema.</summary>
     private static bool IsCorruptPayload(Exception ex) => ex is AvroException or InvalidDataException or EndOfStreamException
