@@ -28,6 +28,18 @@ public sealed class SeasonalModelTests
     }
 
     [Test]
+    public void A_cycle_is_in_use_soon_after_its_third_turn()
+    {
+        var random = new Random(6);
+        var model = new SeasonalModel(Options, levelWindows: 30);
+        // A 100-window cycle has turned three times at window 300; the model looks again at most 128 windows later.
+        for (var t = 0; t < 400; t++)
+            model.Update(Cycle(t, 100, random));
+
+        Assert.That(model.Period, Is.EqualTo(100));
+    }
+
+    [Test]
     public void An_incident_inside_the_remembered_cycles_does_not_make_the_model_drop_its_cycle()
     {
         var random = new Random(4);
