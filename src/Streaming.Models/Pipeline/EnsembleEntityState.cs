@@ -8,7 +8,7 @@ namespace Streaming.Models.Pipeline;
 /// What the ensemble keeps per entity: its recent raw feature vectors (a ring of the last 64 windows) for the neural
 /// members' sequences, and one <see cref="AnomalyLikelihood"/> per neural member that turns its raw scores into tails.
 /// </summary>
-internal sealed class EnsembleEntityState
+internal sealed partial class EnsembleEntityState
 {
     private const int Capacity = 64;
     private float[] _ring = [];

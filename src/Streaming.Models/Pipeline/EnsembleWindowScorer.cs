@@ -37,7 +37,7 @@ public sealed record EnsembleOptions
 /// members' likelihoods start over: another version's scores are on another scale); a shadow candidate is scored next to
 /// the active one and recorded as a member.
 /// </summary>
-internal sealed class EnsembleWindowScorer : IWindowScorer
+internal sealed partial class EnsembleWindowScorer : IWindowScorer
 {
     public const string EnsembleName = "ensemble";
     private const string ForecasterName = "lstm-forecaster";
@@ -79,7 +79,7 @@ internal sealed class EnsembleWindowScorer : IWindowScorer
         var scoring = OwnBundle(window.Entity) ?? _active;
         if (scoring is null)
             return online is null ? null : OnlineWindowScorer.ToAssessment(online, _topContributors);
-        if (!ReferenceEquals(entity.ScoredBy, scoring.Bundle))
+        if (!ReferenceEquals(entity.ScoredBy, scoring.Bundle) && !entity.AdoptRestored(scoring.Bundle))
         {
             // Another version's scores are on another scale: its members' likelihoods start over.
             entity.ForgetLikelihoods();

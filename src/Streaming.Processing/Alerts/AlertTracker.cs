@@ -44,7 +44,7 @@ public readonly record struct WindowVerdict(
 /// Turns per-window verdicts into an alert lifecycle (open → update → resolved) per entity, so one incident is one alert,
 /// not a storm. Event and alert ids are derived from their content, so a replay after a crash emits identical events.
 /// </summary>
-public sealed class AlertTracker(AlertOptions options, TimeProvider clock)
+public sealed partial class AlertTracker(AlertOptions options, TimeProvider clock)
 {
     private readonly AlertOptions _options = options.Validated();
     private readonly Dictionary<string, EntityAlert> _entities = new(StringComparer.Ordinal);

@@ -34,7 +34,7 @@ public sealed record PredictionOptions
 /// The lifecycle of downtime predictions per entity, like <see cref="AlertTracker"/>: open when P(down within the horizon)
 /// crosses the opening probability, update when it escalates (a shorter horizon crosses too), resolve after it stays low.
 /// </summary>
-public sealed class DowntimeTracker(PredictionOptions options, TimeProvider clock)
+public sealed partial class DowntimeTracker(PredictionOptions options, TimeProvider clock)
 {
     private readonly PredictionOptions _options = options.Validated();
     private readonly Dictionary<string, State> _entities = new(StringComparer.Ordinal);

@@ -59,7 +59,7 @@ public interface IProcessorOutput
 /// The processing path for one partition: parse → event-time windows → features → score → alert lifecycle.
 /// Kafka-free, so the evaluator and tests run exactly the code production runs. Not thread-safe: one per partition.
 /// </summary>
-public sealed class PartitionProcessor
+public sealed partial class PartitionProcessor
 {
     private readonly ProcessorSettings _settings;
     private readonly WindowAggregator _windows;

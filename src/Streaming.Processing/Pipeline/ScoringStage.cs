@@ -11,7 +11,7 @@ namespace Streaming.Processing.Pipeline;
 /// <see cref="PartitionProcessor"/> or on its own over the features topic (the scorer role); both give the same events for
 /// the same windows in the same order. Keeps per-entity state, so not thread-safe: one per partition.
 /// </summary>
-public sealed class ScoringStage
+public sealed partial class ScoringStage
 {
     private readonly IWindowScorer _scorer;
     private readonly AlertTracker _alerts;

@@ -34,7 +34,7 @@ public interface IWindowScorer
 }
 
 /// <summary>The statistical baseline alone: what runs when no neural model is active, and for entities still warming up.</summary>
-public sealed class BaselineWindowScorer(BaselineOptions options, int topContributors) : IWindowScorer
+public sealed partial class BaselineWindowScorer(BaselineOptions options, int topContributors) : IWindowScorer
 {
     private readonly RobustBaselineScorer _baseline = new(options);
 

@@ -57,7 +57,7 @@ public sealed record BaselineScore(ClosedWindow Window, double Score, double Thr
 /// Median/MAD z-score of each metric's window mean against that entity's own recent windows. Robust to the outliers it is
 /// looking for: one spike moves neither the median nor the MAD much. Per partition, like the windows it scores.
 /// </summary>
-public sealed class RobustBaselineScorer
+public sealed partial class RobustBaselineScorer
 {
     public const string ModelName = "robust-baseline";
     public const string ModelVersion = "1";
@@ -115,7 +115,7 @@ public sealed class RobustBaselineScorer
         return scores.Count == 0 ? null : new BaselineScore(window, best, _options.Threshold, scores.ToArray());
     }
 
-    private sealed class History(int capacity)
+    private sealed partial class History(int capacity)
     {
         private readonly double[] _values = new double[capacity];
         private int _next;

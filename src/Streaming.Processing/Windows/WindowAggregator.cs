@@ -32,7 +32,7 @@ public sealed record ClosedWindow(string Entity, WindowBounds Bounds, int Sample
 /// partition, driven by that partition's consume loop. Adding a sample allocates nothing once the entity's window exists
 /// (window states and value buffers are pooled).
 /// </summary>
-public sealed class WindowAggregator
+public sealed partial class WindowAggregator
 {
     private readonly WindowOptions _options;
     private readonly long _sizeMs;
@@ -189,7 +189,7 @@ public sealed class WindowAggregator
 
     private readonly record struct WindowKey(string Entity, long StartMs);
 
-    private sealed class WindowState
+    private sealed partial class WindowState
     {
         private MetricAccumulator[] _metrics = new MetricAccumulator[8];
         private double[]?[] _values = new double[]?[8];

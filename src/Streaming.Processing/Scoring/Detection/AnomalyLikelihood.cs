@@ -45,7 +45,7 @@ public sealed record LikelihoodOptions
 /// ordinary for this stream. A stream whose raw scores are always large is not always anomalous: only a change in its own
 /// score distribution is. Sliding sums keep the update O(1); memory is fixed (<see cref="BytesFor"/>).
 /// </summary>
-public sealed class AnomalyLikelihood
+public sealed partial class AnomalyLikelihood
 {
     // Only a tail this small could raise an alert; the recurrence scan is paid only then.
     private const double RecurrenceCheckBelow = 1e-3;

@@ -19,7 +19,7 @@ public readonly record struct MetricReading(double Tail, double? Expected, doubl
 /// against the range the metric has ever shown. Learns from every window it sees. A new entity is scored from its first
 /// windows by the baseline while the likelihoods and the cycle learn.
 /// </summary>
-internal sealed class MetricDetector
+internal sealed partial class MetricDetector
 {
     private readonly DetectionOptions _options;
     private readonly double _baselineThreshold;

@@ -10,7 +10,7 @@ namespace Streaming.Processing.Scoring.Detection;
 /// (−log10 of its tail), so a metric far from what was expected outweighs one that moved within its usual spread, and
 /// "expected" is the baseline's expectation for that window. Per partition, like the windows it scores.
 /// </summary>
-public sealed class OnlineWindowScorer : IWindowScorer
+public sealed partial class OnlineWindowScorer : IWindowScorer
 {
     public const string ModelName = "online-detectors";
     public const string ModelVersion = "4";

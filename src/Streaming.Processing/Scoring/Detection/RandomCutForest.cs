@@ -6,7 +6,7 @@ namespace Streaming.Processing.Scoring.Detection;
 /// collusive displacement averaged over the trees, then kept; the oldest point leaves once the window is full. Memory is
 /// fixed at construction (<see cref="BytesFor"/>); nothing is allocated per point. Deterministic for a given seed.
 /// </summary>
-public sealed class RandomCutForest
+public sealed partial class RandomCutForest
 {
     private readonly RandomCutTree[] _trees;
     private readonly float[] _point;

@@ -6,7 +6,7 @@ namespace Streaming.Processing.Scoring.Detection;
 /// which inserting and deleting allocate nothing. Leaves hold a copy of their point as a zero-width bounding box and count
 /// duplicates in their mass.
 /// </summary>
-internal sealed class RandomCutTree
+internal sealed partial class RandomCutTree
 {
     private const int None = -1;
 
@@ -249,7 +249,7 @@ internal sealed class RandomCutTree
 }
 
 /// <summary>A small, fast, seedable generator (Steele et al.'s SplitMix64): the same seed gives the same cuts on every runtime.</summary>
-internal struct SplitMix64(ulong seed)
+internal partial struct SplitMix64(ulong seed)
 {
     private ulong _state = seed;
 

@@ -44,7 +44,7 @@ public sealed record SeasonalOptions
 /// peak are then ordinary, while a peak that does not come, or a weekday that looks like a holiday, is not. Memory is
 /// fixed at 3 × <see cref="SeasonalOptions.MaxPeriod"/> floats.
 /// </summary>
-internal sealed class SeasonalModel
+internal sealed partial class SeasonalModel
 {
     // sqrt(pi/2): mean absolute deviation to sigma for normal residuals.
     private const double MeanAbsoluteToSigma = 1.2533;

@@ -1,0 +1,75 @@
+using Streaming.Processing.Snapshots;
+
+namespace Streaming.Processing.Scoring;
+
+// The robust baseline's state codec: each entity × metric's ring of window means and its frozen streak.
+
+public sealed partial class RobustBaselineScorer : IStateSnapshot
+{
+    private const uint Tag = 0x42534C31; // "BSL1"
+
+    public void WriteState(BinaryWriter writer)
+    {
+        writer.WriteTag(Tag);
+        writer.Write(_history.Count);
+        foreach (var (entity, metrics) in _history)
+        {
+            writer.Write(entity);
+            writer.Write(metrics.Count);
+            foreach (var (metric, history) in metrics)
+            {
+                writer.Write(metric);
+                history.WriteState(writer);
+            }
+        }
+    }
+
+    public void ReadState(BinaryReader reader)
+    {
+        reader.ExpectTag(Tag, "robust baseline");
+        _history.Clear();
+        var entities = reader.ReadLength("baseline entities");
+        for (var e = 0; e < entities; e++)
+        {
+            var entity = reader.ReadString();
+            var metrics = new Dictionary<string, History>(StringComparer.Ordinal);
+            var count = reader.ReadLength("baseline metrics");
+            for (var m = 0; m < count; m++)
+            {
+                var metric = reader.ReadString();
+                var history = new History(_options.HistoryWindows);
+                history.ReadState(reader);
+                metrics[metric] = history;
+            }
+            _history[entity] = metrics;
+        }
+    }
+
+    private sealed partial class History
+    {
+        public void WriteState(BinaryWriter writer)
+        {
+            writer.WriteSpan<double>(_values);
+            writer.Write(_next);
+            writer.Write(Count);
+            writer.Write(Frozen);
+        }
+
+        public void ReadState(BinaryReader reader)
+        {
+            reader.ReadExactly<double>(_values, "baseline history");
+            _next = reader.ReadInt32();
+            Count = reader.ReadInt32();
+            Frozen = reader.ReadInt32();
+            StateCodec.Check(_next >= 0 && _next < _values.Length && Count >= 0 && Count <= _values.Length && Frozen >= 0,
+                "A baseline history's positions are out of range.");
+        }
+    }
+}
+
+public sealed partial class BaselineWindowScorer : IStateSnapshot
+{
+    public void WriteState(BinaryWriter writer) => _baseline.WriteState(writer);
+
+    public void ReadState(BinaryReader reader) => _baseline.ReadState(reader);
+}
