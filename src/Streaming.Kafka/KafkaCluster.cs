@@ -78,13 +78,13 @@ public sealed class KafkaCluster : IDisposable
     public async Task EnsureTopicsAsync(TopicLayout layout, Action<string>? warn, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        var names = layout.Topics.Append(layout.Positions).Distinct(StringComparer.Ordinal).ToArray();
+        var names = layout.Topics.Concat(layout.Compacted).Distinct(StringComparer.Ordinal).ToArray();
         using var admin = new AdminClientBuilder(Options.Apply(new AdminClientConfig(), BootstrapServers)).Build();
         var existing = Partitions(admin);
         var missing = names.Where(n => !existing.ContainsKey(n)).ToArray();
         if (missing.Length > 0)
         {
-            await EnsureTopicsAsync(missing, [layout.Positions], cancellationToken).ConfigureAwait(false);
+            await EnsureTopicsAsync(missing, layout.Compacted, cancellationToken).ConfigureAwait(false);
             // A broker's metadata can lag a creation by a moment.
             for (var attempt = 0; (existing = Partitions(admin)).Count(t => missing.Contains(t.Key)) < missing.Length && attempt < 30; attempt++)
                 await Task.Delay(500, cancellationToken).ConfigureAwait(false);
@@ -95,10 +95,10 @@ public sealed class KafkaCluster : IDisposable
         {
             var controller = Identity().ControllerId;
             if (admin.GetMetadata(TimeSpan.FromSeconds(15)).Brokers.Any(b => b.BrokerId == controller))
-                policies = await CleanupPoliciesAsync(admin, layout.Positions, cancellationToken).ConfigureAwait(false);
+                policies = await CleanupPoliciesAsync(admin, layout.Compacted, cancellationToken).ConfigureAwait(false);
             else
                 warn?.Invoke($"Kafka at {BootstrapServers} names no broker of its own as controller (librdkafka's mock cluster names broker {controller}), so it cannot " +
-                             $"describe topic configurations: cleanup.policy of '{layout.Positions}' is not checked.");
+                             $"describe topic configurations: cleanup.policy of {string.Join(" and ", layout.Compacted.Select(t => $"'{t}'"))} is not checked.");
         }
         var problems = layout.Problems(existing, policies);
         if (problems.Count > 0)
@@ -113,14 +113,14 @@ public sealed class KafkaCluster : IDisposable
     /// <summary>What the cluster says about itself: its id and its controller.</summary>
     public ClusterIdentity Identity() => ClusterIdentity.Query(Options, BootstrapServers, TimeSpan.FromSeconds(15));
 
-    private static async Task<Dictionary<string, string>> CleanupPoliciesAsync(IAdminClient admin, string topic, CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, string>> CleanupPoliciesAsync(IAdminClient admin, IReadOnlyList<string> topics, CancellationToken cancellationToken)
     {
         var results = await admin.DescribeConfigsAsync(
-                [new ConfigResource { Type = ResourceType.Topic, Name = topic }],
+                [.. topics.Select(t => new ConfigResource { Type = ResourceType.Topic, Name = t })],
                 new DescribeConfigsOptions { RequestTimeout = TimeSpan.FromSeconds(15) })
             .WaitAsync(cancellationToken).ConfigureAwait(false);
-        var policy = results.Single().Entries.TryGetValue("cleanup.policy", out var entry) ? entry.Value : "delete";
-        return new Dictionary<string, string>(StringComparer.Ordinal) { [topic] = policy };
+        return results.ToDictionary(r => r.ConfigResource.Name,
+            r => r.Entries.TryGetValue("cleanup.policy", out var entry) ? entry.Value : "delete", StringComparer.Ordinal);
     }
 
     public ProducerConfig ProducerConfig(string clientId) =>

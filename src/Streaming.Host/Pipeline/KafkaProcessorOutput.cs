@@ -9,7 +9,8 @@ using Streaming.Processing.Windows;
 namespace Streaming.Host.Pipeline;
 
 /// <summary>A message waiting for the batch's transaction: produced together with the batch's consumed offsets.</summary>
-internal readonly record struct PendingMessage(string Topic, Message<string?, byte[]> Message);
+/// <summary>A record to publish with the batch; <paramref name="Partition"/> set: to that partition (state snapshots), else by key.</summary>
+internal readonly record struct PendingMessage(string Topic, Message<string?, byte[]> Message, int? Partition = null);
 
 /// <summary>
 /// Turns a <see cref="PartitionProcessor"/>'s outputs into Kafka messages (features, scores, alerts, predictions, dead

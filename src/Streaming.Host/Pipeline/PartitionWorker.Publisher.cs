@@ -247,7 +247,10 @@ internal abstract partial class PartitionWorker<TState>
             {
                 try
                 {
-                    producer.Produce(pending.Topic, pending.Message);
+                    if (pending.Partition is { } partition)
+                        producer.Produce(new TopicPartition(pending.Topic, partition), pending.Message);
+                    else
+                        producer.Produce(pending.Topic, pending.Message);
                     break;
                 }
                 catch (ProduceException<string?, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)

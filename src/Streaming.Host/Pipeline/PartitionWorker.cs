@@ -250,6 +250,9 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
         output.Current = null;
         foreach (var state in _partitions.Values)
             AfterBatch(state, now, output, replaying: false);
+        foreach (var partition in offsets.Keys)
+            CountSnapshotBatch(partition);
+        AddDueSnapshots(output.Pending, now);
         if (output.Pending.Count == 0 && offsets.Count == 0)
             return null;
         var messages = new List<PendingMessage>(output.Pending);
@@ -306,7 +309,8 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
 
     /// <summary>
     /// State is per partition and rebuilt on assignment so that output equals an uninterrupted run's: a partition this
-    /// instance just gave up and gets back unchanged keeps its state; any other is replayed from the start of its log up to
+    /// instance just gave up and gets back unchanged keeps its state; any other starts from its newest state snapshot at or
+    /// before the committed position (or, without a usable one, from the start of its log) and replays the records up to
     /// the committed position through the same code, its outputs discarded (the previous owner committed them).
     /// </summary>
     private List<TopicPartitionOffset> OnAssigned(IConsumer<string?, byte[]> consumer, List<TopicPartition> assigned)
@@ -327,13 +331,18 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
                 if (_parked.Remove(partition, out var parked) && parked.NextOffset == next)
                 {
                     _partitions[partition] = parked;
+                    ScheduleSnapshots(partition, parked, Clock.GetUtcNow());
                     continue;
                 }
                 var state = CreateState();
                 state.NextOffset = next;
                 if (next > 0)
-                    Replay(tp, next, state);
+                {
+                    (state, var from) = RestoreFromSnapshot(partition, next);
+                    Replay(tp, from, next, state);
+                }
                 _partitions[partition] = state;
+                ScheduleSnapshots(partition, state, Clock.GetUtcNow());
             }
             _parked.Clear();
         }
@@ -397,14 +406,15 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
         LogRevoked(_logger, Role, string.Join(",", partitions));
     }
 
-    private void Replay(TopicPartition partition, long untilOffset, TState state)
+    /// <summary>Runs the records in [<paramref name="fromOffset"/>, <paramref name="untilOffset"/>) through <paramref name="state"/>, outputs discarded.</summary>
+    private void Replay(TopicPartition partition, long fromOffset, long untilOffset, TState state)
     {
         var config = _kafka.ConsumerConfig($"{GroupId}-restore", $"{Role}-restore-{_instanceId}");
         using var reader = new ConsumerBuilder<string?, byte[]>(config).Build();
-        reader.Assign(new TopicPartitionOffset(partition, Offset.Beginning));
+        reader.Assign(new TopicPartitionOffset(partition, fromOffset > 0 ? new Offset(fromOffset) : Offset.Beginning));
         var discard = new DiscardingOutput();
         var replayed = 0L;
-        var lastOffset = -1L;
+        var lastOffset = fromOffset - 1;
         var now = Clock.GetUtcNow();
         while (lastOffset < untilOffset - 1)
         {
@@ -422,7 +432,8 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
         AfterBatch(state, now, discard, replaying: true);
         reader.Close();
         Replayed += replayed;
-        LogRestored(_logger, Role, partition.Partition.Value, replayed, untilOffset);
+        Counters.AddRestoreReplayed(Role, replayed);
+        LogRestored(_logger, Role, partition.Partition.Value, replayed, fromOffset, untilOffset);
     }
 
     /// <summary>A processed batch on its way to the publisher: outputs, input positions, and the group generation it belongs to.</summary>
@@ -462,8 +473,8 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
     [LoggerMessage(Level = LogLevel.Information, Message = "The {Role} gave up partitions {Partitions}")]
     private static partial void LogRevoked(ILogger logger, string role, string partitions);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "The {Role} restored partition {Partition} by replaying {Records} records up to offset {Offset}")]
-    private static partial void LogRestored(ILogger logger, string role, int partition, long records, long offset);
+    [LoggerMessage(Level = LogLevel.Information, Message = "The {Role} restored partition {Partition} by replaying {Records} records from offset {From} up to offset {Offset}")]
+    private static partial void LogRestored(ILogger logger, string role, int partition, long records, long from, long offset);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The {Role} paused {Partitions} partitions: {InFlight} batches in flight")]
     private static partial void LogPaused(ILogger logger, string role, int partitions, int inFlight);

@@ -13,7 +13,7 @@ namespace Streaming.Host.Pipeline;
 /// whose series come and go (lag per owned partition, drift per feature) are filled from this instance's state just before
 /// each collection.
 /// </summary>
-public sealed class PipelineCounters : IDisposable
+public sealed partial class PipelineCounters : IDisposable
 {
     private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
     private readonly Counter _produced;
@@ -68,6 +68,7 @@ public sealed class PipelineCounters : IDisposable
         _sinkBatchDuration = metrics.CreateHistogram("streaming_sink_batch_duration_seconds", "Time to write and commit one sink batch",
             new HistogramConfiguration { Buckets = DurationBuckets });
         _httpRequests = metrics.CreateCounter("streaming_http_requests_total", "HTTP API requests, by route and status code", "route", "status");
+        (_restoreReplayed, _snapshotsWritten, _snapshotBytes, _snapshotsLoaded, _snapshotFallbacks) = CreateRestoreMetrics(metrics);
         _pauses = metrics.CreateCounter("streaming_partition_pauses_total",
             "Times a worker paused its partitions because its publisher had MaxInFlightBatches batches in flight, by role", "role");
         ObservedGauge[] observed =

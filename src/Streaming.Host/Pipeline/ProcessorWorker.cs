@@ -38,6 +38,15 @@ internal sealed class ProcessorWorker : PartitionWorker<ProcessorWorker.Partitio
             Counters.SetActiveModel(Processing.Scoring.Detection.OnlineWindowScorer.ModelName, Processing.Scoring.Detection.OnlineWindowScorer.ModelVersion);
     }
 
+    protected override bool CanSnapshot(PartitionState state) => state.Processor.CanSnapshot;
+
+    // The processor's windows and (inline) scoring state; LastRecordAt and StreamTimeAtLastRecord are set by the restore itself, as after a replay.
+    protected override void WriteSnapshot(PartitionState state, BinaryWriter writer) => state.Processor.WriteState(writer);
+
+    protected override void ReadSnapshot(PartitionState state, BinaryReader reader) => state.Processor.ReadState(reader);
+
+    protected override string StateSettings => _processorSettings.Fingerprint();
+
     protected override PartitionState CreateState() => new(new PartitionProcessor(_processorSettings, Clock), Clock.GetUtcNow());
 
     protected override void ProcessRecord(PartitionState state, ConsumeResult<string?, byte[]> record, IProcessorOutput output, DateTimeOffset now, bool replaying)

@@ -41,6 +41,14 @@ internal sealed class ScorerWorker : PartitionWorker<ScorerWorker.PartitionState
 
     protected override void OnStart() => Counters.SetActiveModel(Processing.Scoring.Detection.OnlineWindowScorer.ModelName, Processing.Scoring.Detection.OnlineWindowScorer.ModelVersion);
 
+    protected override bool CanSnapshot(PartitionState state) => state.Stage.CanSnapshot;
+
+    protected override void WriteSnapshot(PartitionState state, BinaryWriter writer) => state.Stage.WriteState(writer);
+
+    protected override void ReadSnapshot(PartitionState state, BinaryReader reader) => state.Stage.ReadState(reader);
+
+    protected override string StateSettings => _processorSettings.Fingerprint();
+
     protected override PartitionState CreateState() => new(new ScoringStage(_processorSettings, Clock));
 
     protected override void ProcessRecord(PartitionState state, ConsumeResult<string?, byte[]> record, IProcessorOutput output, DateTimeOffset now, bool replaying)

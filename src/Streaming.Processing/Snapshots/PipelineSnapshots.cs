@@ -56,3 +56,15 @@ public sealed partial class PartitionProcessor : IStateSnapshot
         _scoring?.ReadState(reader);
     }
 }
+
+public static class ProcessorSettingsSnapshots
+{
+    /// <summary>
+    /// Every setting that shapes a partition's state, as text (records print their values): a snapshot is only read back
+    /// under the settings it was written with, since the codecs do not write settings and other settings mean other state.
+    /// </summary>
+    public static string Fingerprint(this ProcessorSettings settings) =>
+        $"windows={settings.Windows}|baseline={settings.Baseline}|detection={settings.Detection}|alerts={settings.Alerts}|" +
+        $"predictions={settings.Predictions}|limits={settings.Limits}|inline={settings.ScoreInline}|" +
+        $"scorer={(settings.ScorerFactory is null ? "online" : "factory")}|online={Scoring.Detection.OnlineWindowScorer.ModelVersion}";
+}
