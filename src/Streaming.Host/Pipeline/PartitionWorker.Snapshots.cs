@@ -40,6 +40,9 @@ internal abstract partial class PartitionWorker<TState>
     /// <summary>Restores that found no usable snapshot and replayed from the beginning.</summary>
     public long SnapshotFallbacks { get; private set; }
 
+    /// <summary>Per partition, the input offset of the snapshot its last restore started from (tests and the benchmark read it).</summary>
+    internal Dictionary<int, long> RestoredFrom { get; } = [];
+
     /// <summary>Bytes of the last snapshot written (all chunks' payload).</summary>
     public long LastSnapshotBytes { get; private set; }
 
@@ -111,31 +114,35 @@ internal abstract partial class PartitionWorker<TState>
             return (fresh, 0);
         if (!CanSnapshot(fresh))
             return Fallback(fresh, "unsupported", "this scorer's state cannot be snapshotted");
+        // The reason reported is the newest snapshot's: why the state most worth having could not be used.
         string? problem = null;
         var reason = "missing";
+        void Reject(string why, string detail)
+        {
+            if (problem is null)
+                (reason, problem) = (why, detail);
+            LogSnapshotRejected(_logger, Role, partition, detail);
+        }
         try
         {
             foreach (var (chunks, payloadProblem) in SnapshotCandidates(partition, committed))
             {
                 if (payloadProblem is not null)
                 {
-                    (reason, problem) = payloadProblem.StartsWith("format version", StringComparison.Ordinal) ? ("version", payloadProblem) : ("corrupt", payloadProblem);
-                    LogSnapshotRejected(_logger, Role, partition, problem);
+                    Reject(payloadProblem.Contains("format version", StringComparison.Ordinal) ? "version" : "corrupt", payloadProblem);
                     continue;
                 }
                 var first = chunks![0];
                 if (first.Fingerprint != StateFingerprint)
                 {
-                    (reason, problem) = ("settings", $"the snapshot at offset {first.Offset} was written with other settings (fingerprint {first.Fingerprint}, now {StateFingerprint})");
-                    LogSnapshotRejected(_logger, Role, partition, problem);
+                    Reject("settings", $"the snapshot at offset {first.Offset} was written with other settings (fingerprint {first.Fingerprint}, now {StateFingerprint})");
                     continue;
                 }
                 var started = Stopwatch.GetTimestamp();
                 var payload = SnapshotRecords.Assemble(chunks, out var assembleProblem);
                 if (payload is null)
                 {
-                    (reason, problem) = ("corrupt", $"the snapshot at offset {first.Offset}: {assembleProblem}");
-                    LogSnapshotRejected(_logger, Role, partition, problem);
+                    Reject("corrupt", $"the snapshot at offset {first.Offset}: {assembleProblem}");
                     continue;
                 }
                 var state = CreateState();
@@ -145,12 +152,12 @@ internal abstract partial class PartitionWorker<TState>
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
-                    (reason, problem) = ("corrupt", $"the snapshot at offset {first.Offset} does not decode: {ex.Message}");
-                    LogSnapshotRejected(_logger, Role, partition, problem);
+                    Reject("corrupt", $"the snapshot at offset {first.Offset} does not decode: {ex.Message}");
                     continue;
                 }
                 state.NextOffset = committed;
                 SnapshotsLoaded++;
+                RestoredFrom[partition] = first.Offset;
                 Counters.AddSnapshotLoaded(Role);
                 LogSnapshotLoaded(_logger, Role, partition, first.Offset, payload.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds, committed - first.Offset);
                 return (state, first.Offset);
@@ -158,7 +165,7 @@ internal abstract partial class PartitionWorker<TState>
         }
         catch (KafkaException ex)
         {
-            (reason, problem) = ("unreadable", $"the snapshot topic could not be read: {ex.Error.Reason}");
+            Reject("unreadable", $"the snapshot topic could not be read: {ex.Error.Reason}");
         }
         return Fallback(fresh, reason, problem ?? $"no snapshot of this partition at or before offset {committed} in '{Settings.Topics.ProcessorState}'");
 

@@ -1,0 +1,252 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Streaming.Contracts;
+using Streaming.Host.Configuration;
+using Streaming.Host.Pipeline;
+using Streaming.Simulation;
+
+namespace Streaming.IntegrationTests;
+
+/// <summary>
+/// Restores from state snapshots on the embedded broker: a processor restarted after snapshots exist replays only the
+/// records after them, and its outputs on the read_committed topics equal an uninterrupted run's; a snapshot it cannot use
+/// (corrupt, another format version) makes it replay from the beginning, say why in its log and count it.
+/// </summary>
+public sealed class SnapshotRestoreTests
+{
+    private List<TelemetrySample> _samples = null!;
+    private Outputs _uninterrupted = null!;
+
+    [OneTimeSetUp]
+    public async Task RunUninterruptedReference()
+    {
+        var start = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-1), TimeSpan.Zero);
+        var simulator = new FleetSimulator(new SimulatorOptions
+        {
+            Entities = 8, Seed = 5, Start = start, IncidentsPerEntityDay = 40, WarmUp = TimeSpan.FromMinutes(15),
+        });
+        _samples = [];
+        while (simulator.Now < start.AddMinutes(90))
+            simulator.NextTick(_samples);
+
+        // The reference writes no snapshots: what the restored runs are compared with owes nothing to them.
+        var settings = await CreateTopicsAsync("snapshot-reference", snapshots: false);
+        using var counters = new PipelineCounters();
+        var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("reference"), "reference");
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var task = worker.RunAsync(stop.Token);
+        await WaitForAsync(() => worker.Processed >= _samples.Count, task, stop.Token);
+        _uninterrupted = await ReadOutputsAsync(settings, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+        Assert.That(_uninterrupted.Alerts, Is.Not.Empty, "the reference run has alerts to compare");
+    }
+
+    [Test]
+    public async Task A_processor_restarted_after_a_crash_replays_only_the_records_after_its_snapshots_and_gives_the_uninterrupted_output()
+    {
+        var settings = await CreateTopicsAsync("snapshot-crash", snapshots: true);
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var crashing = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), "snapcrash")
+        {
+            CrashAfterBatches = 7,
+        };
+        await crashing.RunAsync(stop.Token);
+        Assert.That(crashing.Processed, Is.GreaterThan(0).And.LessThan(_samples.Count), "the crash came mid-stream");
+        Assert.That(crashing.SnapshotsWritten, Is.GreaterThan(0), "snapshots were written before the crash");
+
+        var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("restarted"), "snapcrash");
+        var task = restarted.RunAsync(stop.Token);
+        await WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
+        var outputs = await ReadOutputsAsync(settings, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+
+        var fromSnapshots = restarted.RestoredFrom.Values.Sum();
+        Assert.Multiple(() =>
+        {
+            Assert.That(restarted.SnapshotsLoaded, Is.GreaterThan(0), "the restart started from snapshots");
+            Assert.That(restarted.SnapshotFallbacks, Is.Zero, "every partition had a usable snapshot");
+            Assert.That(fromSnapshots, Is.GreaterThan(0));
+            Assert.That(restarted.Replayed, Is.EqualTo(crashing.Processed - fromSnapshots),
+                "the restart replayed exactly the committed records after each partition's snapshot");
+            Assert.That(restarted.Replayed, Is.LessThan(crashing.Processed));
+            Assert.That(counters.RestoreReplayedRecords, Is.EqualTo(restarted.Replayed), "streaming_restore_replayed_records_total says the same");
+        });
+        AssertSameOutputs(outputs);
+    }
+
+    [Test]
+    public async Task At_least_once_a_processor_restarted_after_a_clean_stop_restores_from_its_snapshots_and_gives_the_uninterrupted_output()
+    {
+        var half = _samples.Count / 2;
+        var settings = await CreateTopicsAsync("snapshot-alo", snapshots: true, produceUpTo: half, idleTimeout: TimeSpan.FromSeconds(20));
+        settings.Processor.Delivery = DeliveryGuarantee.AtLeastOnce;
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using (var firstStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token))
+        {
+            var first = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("first"), "alo-first");
+            var firstTask = first.RunAsync(firstStop.Token);
+            await WaitForAsync(() => first.Processed >= half, firstTask, stop.Token);
+            await firstStop.CancelAsync();
+            await firstTask;
+            Assert.That(first.SnapshotsWritten, Is.GreaterThan(0));
+        }
+
+        TestStack.Produce(settings.Topics.Telemetry, _samples.Skip(half));
+        var second = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("second"), "alo-second");
+        var task = second.RunAsync(stop.Token);
+        await WaitForAsync(() => second.Processed >= _samples.Count - half, task, stop.Token);
+        var outputs = await ReadOutputsAsync(settings, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+
+        Assert.That(second.SnapshotsLoaded, Is.GreaterThan(0), "the second instance started from the first one's snapshots");
+        Assert.That(second.Replayed, Is.EqualTo(half - second.RestoredFrom.Values.Sum()));
+        AssertSameOutputs(outputs);
+    }
+
+    [Test]
+    public async Task Unusable_snapshots_make_the_restore_replay_from_the_beginning_and_say_why()
+    {
+        // A first run without snapshots commits positions, then each partition gets a snapshot record it cannot use.
+        var settings = await CreateTopicsAsync("snapshot-bad", snapshots: false);
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var crashing = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), "snapbad")
+        {
+            CrashAfterBatches = 3,
+        };
+        await crashing.RunAsync(stop.Token);
+        var partitions = TestStack.Kafka.Options.Partitions;
+        WriteUnusableSnapshots(settings, partitions);
+
+        settings.Processor.Snapshots.Enabled = true;
+        var log = new CapturingLogger();
+        var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, log, "snapbad");
+        var task = restarted.RunAsync(stop.Token);
+        await WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
+        var outputs = await ReadOutputsAsync(settings, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(restarted.SnapshotsLoaded, Is.Zero);
+            Assert.That(restarted.Replayed, Is.EqualTo(crashing.Processed), "a full replay, as without snapshots");
+            Assert.That(restarted.SnapshotFallbacks, Is.GreaterThan(0), "every restored partition fell back");
+            Assert.That(counters.SnapshotFallbacks("version"), Is.EqualTo(restarted.SnapshotFallbacks),
+                "counted under the newest snapshot's problem: another format version");
+            Assert.That(counters.SnapshotFallbacks("missing"), Is.Zero, "the unusable records were found, not overlooked");
+            Assert.That(log.Lines, Has.Some.Contains("format version 99, this build reads version 1"));
+            Assert.That(log.Lines, Has.Some.Contains("bad magic"));
+            Assert.That(log.Lines, Has.Some.Contains("replaying it from the beginning"));
+        });
+        AssertSameOutputs(outputs);
+    }
+
+    /// <summary>Each partition gets bytes that are no snapshot at all and then, newer, a snapshot header of format version 99.</summary>
+    private static void WriteUnusableSnapshots(StreamingSettings settings, int partitions)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream))
+        {
+            writer.Write(0x50414E53u);
+            writer.Write((ushort)99);
+            writer.Write("whatever a future version writes");
+        }
+        using var producer = new ProducerBuilder<string?, byte[]>(TestStack.Kafka.ProducerConfig("bad-snapshots")).Build();
+        for (var p = 0; p < partitions; p++)
+        {
+            foreach (var value in new[] { Encoding.UTF8.GetBytes("not a snapshot"), stream.ToArray() })
+            {
+                producer.Produce(new TopicPartition(settings.Topics.ProcessorState, p), new Message<string?, byte[]>
+                {
+                    Key = $"processor:{settings.Topics.Telemetry}:{p}:0:0",
+                    Value = value,
+                });
+            }
+        }
+        Assert.That(producer.Flush(TimeSpan.FromSeconds(30)), Is.Zero);
+    }
+
+    private void AssertSameOutputs(Outputs outputs)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(TestStack.Difference(outputs.Features, _uninterrupted.Features), Is.Empty, "identical feature records, each once");
+            Assert.That(TestStack.Difference(outputs.Scores, _uninterrupted.Scores), Is.Empty, "identical score records, each once");
+            Assert.That(TestStack.Difference(outputs.Alerts, _uninterrupted.Alerts), Is.Empty, "identical alert events, each once");
+        });
+    }
+
+    private async Task<StreamingSettings> CreateTopicsAsync(string label, bool snapshots, int? produceUpTo = null, TimeSpan? idleTimeout = null)
+    {
+        var settings = TestStack.IsolatedSettings(TestStack.UniqueName(label));
+        settings.Processor.MaxBatch = 300;
+        settings.Processor.IdleMode = IdleMode.CloseAll;
+        settings.Processor.IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(8);
+        settings.Processor.Snapshots.Enabled = snapshots;
+        settings.Processor.Snapshots.EveryBatches = 2;
+        settings.Validated();
+        await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
+        TestStack.Produce(settings.Topics.Telemetry, _samples is null ? [] : _samples.Take(produceUpTo ?? _samples.Count));
+        return settings;
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, Task worker, CancellationToken cancellationToken)
+    {
+        while (!condition())
+        {
+            if (worker.IsFaulted)
+                await worker;
+            if (cancellationToken.IsCancellationRequested)
+                Assert.Fail("The processor did not get through the input in time.");
+            await Task.Delay(100, CancellationToken.None);
+        }
+    }
+
+    private sealed record Outputs(List<string> Features, List<string> Scores, List<string> Alerts);
+
+    private async Task<Outputs> ReadOutputsAsync(StreamingSettings settings, Task worker, CancellationToken cancellationToken)
+    {
+        var expectedWindows = _samples.Select(s => (s.Entity, s.TimestampMs / 60_000)).Distinct().Count();
+        while (true)
+        {
+            var features = await TestStack.ReadTopicAsync(settings.Topics.Features);
+            if (features.Count >= expectedWindows || cancellationToken.IsCancellationRequested || worker.IsFaulted)
+            {
+                if (worker.IsFaulted)
+                    await worker;
+                var alerts = (await TestStack.ReadTopicAsync(settings.Topics.Alerts)).Select(WithoutDetectionTime).ToList();
+                return new Outputs(features, await TestStack.ReadTopicAsync(settings.Topics.Scores), alerts);
+            }
+            await Task.Delay(500, CancellationToken.None);
+        }
+    }
+
+    private static string WithoutDetectionTime(string json)
+    {
+        var alert = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.AnomalyEvent)!;
+        return JsonSerializer.Serialize(alert with { DetectedAt = DateTimeOffset.UnixEpoch }, ContractsJsonContext.Default.AnomalyEvent);
+    }
+
+    private sealed class CapturingLogger : ILogger
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        public IReadOnlyList<string> Lines => [.. _lines];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+    }
+}
