@@ -26,6 +26,7 @@ public sealed class SinkKillTests
             ["Topics__Telemetry"] = $"{name}-telemetry", ["Topics__Features"] = $"{name}-features", ["Topics__Scores"] = $"{name}-scores",
             ["Topics__Alerts"] = $"{name}-alerts", ["Topics__DeadLetter"] = $"{name}-dead-letter",
             ["Topics__FeatureUpdates"] = $"{name}-feature-updates", ["Topics__ProcessorOffsets"] = $"{name}-processor-offsets",
+            ["Topics__ProcessorState"] = $"{name}-processor-state",
         };
         await TestStack.Kafka.EnsureTopicsAsync(topics.Values);
 

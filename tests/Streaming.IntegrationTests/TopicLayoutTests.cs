@@ -89,6 +89,22 @@ public sealed class TopicLayoutTests
         Assert.That(new TopicLayoutException(problems).Message, Does.Contain("scores").And.Contain("features"));
     }
 
+    [Test]
+    public void The_snapshot_topic_is_checked_like_the_positions_topic_for_compaction_and_partitions()
+    {
+        var layout = new TopicLayout(["telemetry", "features", "processor-offsets", "processor-state"], "processor-offsets", ["telemetry", "features"], "processor-state");
+        var partitions = new Dictionary<string, int> { ["telemetry"] = 4, ["features"] = 4, ["processor-offsets"] = 4, ["processor-state"] = 2 };
+        var problems = layout.Problems(partitions, new Dictionary<string, string> { ["processor-offsets"] = "compact", ["processor-state"] = "delete" });
+
+        Assert.That(layout.Compacted, Is.EqualTo(new[] { "processor-offsets", "processor-state" }));
+        Assert.That(problems, Has.Count.EqualTo(3), string.Join('\n', problems));
+        Assert.That(problems, Has.Exactly(2).Contains("'processor-state' has 2 partitions but"));
+        Assert.That(problems, Has.One.Contains("'processor-state' has cleanup.policy=delete; it needs cleanup.policy=compact")
+            .And.Contain("newest state snapshot"));
+        partitions.Remove("processor-state");
+        Assert.That(layout.Problems(partitions, null), Has.One.Contains("Topic 'processor-state' does not exist"));
+    }
+
     private static async Task CreateTopicAsync(string topic, int partitions)
     {
         if (TestStack.Kafka.Embedded is { } embedded)

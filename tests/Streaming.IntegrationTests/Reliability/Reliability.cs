@@ -123,6 +123,7 @@ internal static class Reliability
         ["Topics__DeadLetter"] = settings.Topics.DeadLetter,
         ["Topics__FeatureUpdates"] = settings.Topics.FeatureUpdates,
         ["Topics__ProcessorOffsets"] = settings.Topics.ProcessorOffsets,
+        ["Topics__ProcessorState"] = settings.Topics.ProcessorState,
         ["Processor__GroupId"] = settings.Processor.GroupId,
         ["Processor__MaxBatch"] = settings.Processor.MaxBatch.ToString(CultureInfo.InvariantCulture),
         ["Processor__IdleMode"] = settings.Processor.IdleMode.ToString(),
