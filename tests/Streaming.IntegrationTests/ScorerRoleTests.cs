@@ -98,6 +98,42 @@ public sealed class ScorerRoleTests
     }
 
     [Test]
+    public async Task A_scorer_restarted_after_snapshots_replays_only_the_features_after_them_and_gives_the_inline_events()
+    {
+        var settings = await CreateTopicsAsync("scorer_snapshot", ScoringMode.Separate);
+        settings.Processor.Snapshots.EveryBatches = 2;
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var processor = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("processor"), "snapshot");
+        var processorTask = processor.RunAsync(stop.Token);
+        await WaitForAsync(() => processor.Processed >= _samples.Count, processorTask, stop.Token);
+        await WaitForAsync(() => CountRecords(settings.Topics.Features) >= _windows, processorTask, stop.Token);
+
+        settings.Processor.MaxBatch = 100;
+        var crashing = new ScorerWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), "snapshot")
+        {
+            CrashAfterBatches = 5,
+        };
+        await crashing.RunAsync(stop.Token);
+        Assert.That(crashing.Processed, Is.GreaterThan(0).And.LessThan(_windows), "the crash came mid-stream");
+        Assert.That(crashing.SnapshotsWritten, Is.GreaterThan(0));
+        var restarted = new ScorerWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("restarted"), "snapshot");
+        var scorerTask = restarted.RunAsync(stop.Token);
+        await WaitForAsync(() => crashing.Processed + restarted.Processed >= _windows, scorerTask, stop.Token);
+        var outputs = await ReadOutputsAsync(settings);
+        await stop.CancelAsync();
+        await Task.WhenAll(processorTask, scorerTask);
+
+        Assert.That(restarted.SnapshotsLoaded, Is.GreaterThan(0), "the restarted scorer started from snapshots");
+        // The features topic is transactional: its offsets count commit markers too, so the records before each snapshot are counted, not subtracted.
+        var beforeSnapshots = CountRecordsBefore(settings.Topics.Features, restarted.RestoredFrom);
+        Assert.That(beforeSnapshots, Is.GreaterThan(0));
+        Assert.That(restarted.Replayed, Is.EqualTo(crashing.Processed - beforeSnapshots),
+            "it replayed only the committed feature records after each partition's snapshot");
+        AssertSameAsInline(outputs);
+    }
+
+    [Test]
     public async Task With_avro_on_the_wire_the_scorer_reads_avro_features_and_gives_the_inline_events()
     {
         var settings = await CreateTopicsAsync("separate_avro", ScoringMode.Separate);
@@ -201,6 +237,23 @@ public sealed class ScorerRoleTests
     }
 
     private static int CountRecords(string topic) => TestStack.ReadTopicAsync(topic).GetAwaiter().GetResult().Count;
+
+    /// <summary>Committed records before the given offset of each partition.</summary>
+    private static long CountRecordsBefore(string topic, IReadOnlyDictionary<int, long> offsets)
+    {
+        var config = TestStack.Kafka.ConsumerConfig(TestStack.UniqueName("count"), "count");
+        config.EnablePartitionEof = true;
+        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
+        var count = 0L;
+        foreach (var (partition, before) in offsets)
+        {
+            consumer.Assign(new TopicPartitionOffset(topic, partition, Offset.Beginning));
+            while (consumer.Consume(TimeSpan.FromSeconds(30)) is { IsPartitionEOF: false } record && record.Offset.Value < before)
+                count++;
+        }
+        consumer.Close();
+        return count;
+    }
 
     private static async Task WaitForAsync(Func<bool> condition, Task workers, CancellationToken cancellationToken)
     {
