@@ -15,6 +15,7 @@ namespace Streaming.Pipeline.Bench;
 /// Samples/s through consume → parse → window → features (serialised), side by side with a consume-and-discard reader of
 /// the same topic (the ceiling), in one run against the embedded broker (or KAFKA_BOOTSTRAP_SERVERS).
 ///   dotnet run -c Release --project benchmarks/Streaming.Pipeline.Bench -- [samples] [rounds]
+/// and, with <c>restore</c> first, the processor's state restore: full replay vs snapshot + tail (<see cref="RestoreBench"/>).
 /// </summary>
 internal static class Program
 {
@@ -22,6 +23,8 @@ internal static class Program
 
     private static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "restore")
+            return OperatingSystem.IsWindows() ? 2 : RestoreBench.Run(args[1..]);
         var samples = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
         var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
         var bootstrap = Environment.GetEnvironmentVariable("KAFKA_BOOTSTRAP_SERVERS");

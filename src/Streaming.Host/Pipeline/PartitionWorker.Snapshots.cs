@@ -31,6 +31,15 @@ internal abstract partial class PartitionWorker<TState>
     /// <summary>Every setting that shapes the state, as text; a snapshot written under other settings is not used.</summary>
     protected virtual string StateSettings => "";
 
+    /// <summary>Time spent rebuilding state in assignments (snapshot loads and replays), since start.</summary>
+    public TimeSpan RestoreTime { get; private set; }
+
+    /// <summary>Of <see cref="RestoreTime"/>, the part spent finding, reading and decoding snapshots.</summary>
+    public TimeSpan SnapshotLoadTime { get; private set; }
+
+    /// <summary>Bytes of the snapshots loaded (payload, all chunks).</summary>
+    public long SnapshotBytesLoaded { get; private set; }
+
     /// <summary>Snapshots this worker has loaded on assignment.</summary>
     public long SnapshotsLoaded { get; private set; }
 
@@ -108,6 +117,19 @@ internal abstract partial class PartitionWorker<TState>
     /// </summary>
     private (TState State, long From) RestoreFromSnapshot(int partition, long committed)
     {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return LoadSnapshot(partition, committed);
+        }
+        finally
+        {
+            SnapshotLoadTime += Stopwatch.GetElapsedTime(started);
+        }
+    }
+
+    private (TState State, long From) LoadSnapshot(int partition, long committed)
+    {
         var fresh = CreateState();
         fresh.NextOffset = committed;
         if (!SnapshotsEnabled)
@@ -157,6 +179,7 @@ internal abstract partial class PartitionWorker<TState>
                 }
                 state.NextOffset = committed;
                 SnapshotsLoaded++;
+                SnapshotBytesLoaded += payload.Length;
                 RestoredFrom[partition] = first.Offset;
                 Counters.AddSnapshotLoaded(Role);
                 LogSnapshotLoaded(_logger, Role, partition, first.Offset, payload.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds, committed - first.Offset);

@@ -317,6 +317,7 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
     {
         _commitOffsets ??= offsets => consumer.Commit(offsets);
         var positions = new List<TopicPartitionOffset>(assigned.Count);
+        var restoreStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         Interlocked.Increment(ref _restoring);
         try
         {
@@ -348,6 +349,7 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
         }
         finally
         {
+            RestoreTime += System.Diagnostics.Stopwatch.GetElapsedTime(restoreStarted);
             Interlocked.Decrement(ref _restoring);
         }
         Volatile.Write(ref _assignedCount, _partitions.Count);
