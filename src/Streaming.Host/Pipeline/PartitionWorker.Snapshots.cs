@@ -209,6 +209,8 @@ internal abstract partial class PartitionWorker<TState>
     {
         var config = _kafka.ConsumerConfig($"{GroupId}-snapshots", $"{Role}-snapshots-{_instanceId}");
         config.EnablePartitionEof = true;
+        // Read to the end of a partition: a fetch at the end need not wait for more data (the default waits 500 ms).
+        config.FetchWaitMaxMs = 10;
         using var reader = new ConsumerBuilder<string?, byte[]>(config).Build();
         var tp = new TopicPartition(Settings.Topics.ProcessorState, partition);
         var prefix = SnapshotRecords.KeyPrefix(Role, InputTopic, partition);
