@@ -175,6 +175,10 @@ public sealed partial class PrometheusExpositionTests
         counters.SetLag("processor", [("telemetry", 0, 42), ("telemetry", 1, 0)]);
         counters.AddInFlight("processor", 1, 100);
         counters.SetPaused("processor", 2);
+        counters.AddRestoreReplayed("processor", 1200);
+        counters.AddSnapshotWritten("processor", 4096);
+        counters.AddSnapshotLoaded("processor");
+        counters.AddSnapshotFallback("processor", "missing");
     }
 
     private static (int ExitCode, string Output) RunPromtool(string exposition)
