@@ -1,8 +1,10 @@
+using Streaming.Host.Configuration;
 using Streaming.Host.Pipeline;
+using Streaming.Processing.Pipeline;
 
 namespace Streaming.IntegrationTests;
 
-/// <summary>The snapshot topic's record format: chunking, checksums and format versions (no broker needed).</summary>
+/// <summary>The snapshot topic's record format (chunking, checksums, format versions), its settings and their fingerprint; no broker needed.</summary>
 public sealed class SnapshotRecordsTests
 {
     private static readonly byte[] Payload = [.. Enumerable.Range(0, 100_000).Select(i => (byte)(i * 7 % 251))];
@@ -44,6 +46,48 @@ public sealed class SnapshotRecordsTests
         Assert.That(unknownVersion, Is.False);
         Assert.That(problem, Does.Contain("bad magic"));
         Assert.That(SnapshotRecords.TryDecode(record[..20], out _, out problem, out _), Is.False, "a record cut short");
+    }
+
+    [TestCase("Interval", "Processor:Snapshots:Interval")]
+    [TestCase("EveryBatches", "Processor:Snapshots:EveryBatches")]
+    [TestCase("ChunkBytes", "Processor:Snapshots:ChunkBytes")]
+    public void Snapshot_settings_outside_their_range_are_refused_at_start_up_naming_the_setting(string setting, string name)
+    {
+        var settings = new StreamingSettings();
+        _ = setting switch
+        {
+            "Interval" => settings.Processor.Snapshots.Interval = TimeSpan.FromMilliseconds(10),
+            "EveryBatches" => (object?)(settings.Processor.Snapshots.EveryBatches = 0),
+            _ => settings.Processor.Snapshots.ChunkBytes = 1000,
+        };
+
+        var error = Assert.Throws<Streaming.Kafka.OptionsException>(() => settings.Validated())!;
+
+        Assert.That(error.Setting, Is.EqualTo(name));
+        Assert.That(new StreamingSettings().Validated().Processor.Snapshots.Interval, Is.EqualTo(TimeSpan.FromMinutes(1)), "the default is valid");
+    }
+
+    [Test]
+    public void Every_setting_that_shapes_the_state_changes_the_fingerprint_and_nothing_else_does()
+    {
+        var settings = new StreamingSettings();
+        var baseline = settings.ToProcessorSettings().Fingerprint();
+        Assert.That(new StreamingSettings().ToProcessorSettings().Fingerprint(), Is.EqualTo(baseline), "stable for the same settings");
+
+        settings.Windows.Size = TimeSpan.FromMinutes(5);
+        var windows = settings.ToProcessorSettings().Fingerprint();
+        settings = new StreamingSettings();
+        settings.Detection = settings.Detection with { Likelihood = settings.Detection.Likelihood with { HistoryWindow = 1000 } };
+        var likelihood = settings.ToProcessorSettings().Fingerprint();
+        settings = new StreamingSettings();
+        settings.Processor.Scoring = ScoringMode.Separate;
+        var separate = settings.ToProcessorSettings().Fingerprint();
+        settings = new StreamingSettings();
+        settings.Processor.MaxBatch = 17;
+        settings.Processor.Snapshots.Interval = TimeSpan.FromSeconds(5);
+
+        Assert.That(new[] { windows, likelihood, separate }, Has.None.EqualTo(baseline));
+        Assert.That(settings.ToProcessorSettings().Fingerprint(), Is.EqualTo(baseline), "batching and snapshot timing do not shape the state");
     }
 
     private static SnapshotChunk Decode(byte[] record)
