@@ -109,9 +109,10 @@ public sealed record DetectionOptions
         return this;
     }
 
-    /// <summary>Fixed state per entity × metric with these settings, in bytes.</summary>
-    public long BytesPerMetric =>
-        (Forest.Enabled ? RandomCutForest.BytesFor(Forest.ShingleSize, Forest.Trees, Forest.SampleSize) + AnomalyLikelihood.BytesFor(Likelihood) + Forest.ShingleSize * sizeof(double) : 0)
+    /// <summary>Fixed state per entity × metric with these settings and the level baseline's history length, in bytes.</summary>
+    public long BytesPerMetric(int baselineWindows) =>
+        baselineWindows * sizeof(double)
+        + (Forest.Enabled ? RandomCutForest.BytesFor(Forest.ShingleSize, Forest.Trees, Forest.SampleSize) + AnomalyLikelihood.BytesFor(Likelihood) + Forest.ShingleSize * sizeof(double) : 0)
         + (UseBaseline ? AnomalyLikelihood.BytesFor(Likelihood) : 0)
         + (Seasonal.Enabled ? SeasonalModel.BytesFor(Seasonal) + (UseBaseline ? AnomalyLikelihood.BytesFor(Likelihood) : 0) : 0);
 }

@@ -41,6 +41,9 @@ internal sealed class MetricDetector
     private long _seen;
     // The window at which the range last grew by at least the tolerance: the range check waits until the range has settled.
     private long _rangeGrewAt;
+    // The last baseline-history windows, not yet part of the range.
+    private readonly double[] _rangeDelay;
+    private int _rangeDelayNext;
 
     public MetricDetector(DetectionOptions options, double baselineThreshold, int baselineWindows, ulong seed)
     {
@@ -50,6 +53,7 @@ internal sealed class MetricDetector
         _shingle = new double[forest.ShingleSize];
         _point = new double[forest.ShingleSize];
         _seed = seed;
+        _rangeDelay = new double[Math.Max(1, baselineWindows)];
         if (forest.Enabled)
             StartForest();
         if (options.UseBaseline)
@@ -125,7 +129,7 @@ internal sealed class MetricDetector
     }
 
     /// <summary>
-    /// A mean beyond everything seen so far, by the tolerance share of the range, is anomalous at the threshold; only once
+    /// A mean beyond everything seen before the level baseline's history, by the tolerance share of that range, is anomalous at the threshold; only once
     /// the range has held for <see cref="DetectionOptions.RangeSettledWindows"/> windows, since a metric still showing its
     /// cycle (a first day of a daily cycle) sets new extremes that are not news.
     /// </summary>
@@ -146,6 +150,15 @@ internal sealed class MetricDetector
 
     private void LearnRange(double value)
     {
+        // The range learns a window only once the level baseline's memory has passed it, so a slow descent to new lows is
+        // judged against the range before the descent began, not against the one its own last steps widened (on NAB the
+        // machine-temperature failure's slide and the ambient-temperature fault were missed that way).
+        var delayed = _rangeDelay[_rangeDelayNext];
+        _rangeDelay[_rangeDelayNext] = value;
+        _rangeDelayNext = (_rangeDelayNext + 1) % _rangeDelay.Length;
+        if (_seen < _rangeDelay.Length)
+            return;
+        value = delayed;
         if (_max - _min > 0 && Excess(value) >= _options.RangeTolerance)
             _rangeGrewAt = _seen;
         _min = Math.Min(_min, value);
