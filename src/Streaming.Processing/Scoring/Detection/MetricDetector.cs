@@ -32,6 +32,7 @@ internal sealed class MetricDetector
     // The seasonal residual's z has its own scale, so it is judged against its own history, not the level baseline's.
     private readonly AnomalyLikelihood? _seasonalLikelihood;
     private readonly SeasonalModel? _seasonal;
+    private readonly SustainedDeviation? _sustained;
     private readonly double[] _shingle;
     private readonly double[] _point;
     private int _shingleNext;
@@ -58,6 +59,8 @@ internal sealed class MetricDetector
             StartForest();
         if (options.UseBaseline)
             _baselineLikelihood = new AnomalyLikelihood(options.Likelihood);
+        if (options.SustainedWindows > 1)
+            _sustained = new SustainedDeviation(options.SustainedWindows);
         if (options.Seasonal.Enabled)
         {
             _seasonal = new SeasonalModel(options.Seasonal, baselineWindows);
@@ -104,6 +107,14 @@ internal sealed class MetricDetector
             // Like a normal tail, log(tail) falls with z²: at the baseline's threshold it is the alert tail, at half of it a fourth as surprising.
             var ratio = robustZ / _baselineThreshold;
             var fixedTail = Math.Min(0.5, Math.Pow(1 - _options.Threshold, ratio * ratio));
+            if (_sustained is not null)
+            {
+                // The last windows' z on one side of the expectation, combined (Stouffer): two windows each moderately far
+                // out are as much evidence as one √2 times as far. Šidák-corrected, since the window is now tested twice.
+                var combinedRatio = _sustained.Add(value >= (expected ?? value) ? robustZ : -robustZ) / _baselineThreshold;
+                var sustainedTail = Math.Pow(1 - _options.Threshold, combinedRatio * combinedRatio);
+                fixedTail = Math.Min(0.5, Gaussian.SmallestOf(Math.Min(fixedTail, sustainedTail), 2));
+            }
             // Likelihood: a large z must also be unusual for this stream's own z-scores (a cycle makes large z ordinary).
             var tail = _options.Baseline == BaselineCalibration.Likelihood && likelihoodOfZ.IsWarm ? Math.Max(likelihood, fixedTail) : fixedTail;
             smallest = Math.Min(smallest, tail);
