@@ -12,11 +12,12 @@ public readonly record struct MetricReading(double Tail, double? Expected, doubl
 
 /// <summary>
 /// The online detectors of one entity × metric: the robust baseline's z-score, read against its fixed threshold (the tail
-/// is the alert tail at z = threshold and falls like a normal tail, log tail ∝ z²) and, with <see cref="BaselineCalibration.Likelihood"/>, also
+/// is the alert tail at z = threshold and falls like a normal tail, log tail ∝ z²), alone and combined with the windows
+/// before it (<see cref="SustainedDeviation"/>), and, with <see cref="BaselineCalibration.Likelihood"/>, also
 /// against the stream's own z distribution; where the metric follows a regular cycle (<see cref="SeasonalModel"/>), the
 /// cycle's expectation and residual z take the level baseline's place; a random cut forest over shingles of the window
 /// means (of the residuals, with a cycle), made a probability by its own <see cref="AnomalyLikelihood"/>; and a check
-/// against the range the metric has ever shown. Learns from every window it sees. A new entity is scored from its first
+/// against the range the metric showed before the baseline's history. Learns from every window it sees. A new entity is scored from its first
 /// windows by the baseline while the likelihoods and the cycle learn.
 /// </summary>
 internal sealed class MetricDetector
