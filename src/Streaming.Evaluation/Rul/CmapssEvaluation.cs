@@ -61,6 +61,9 @@ internal sealed record CmapssEvaluationOptions
     /// </summary>
     public bool Refit { get; init; } = true;
 
+    /// <summary>Min-max scaling of every feature to [-1, 1] over the training engines (as Li et al. 2018) instead of z-scores.</summary>
+    public bool MinMax { get; init; }
+
     public IReadOnlyList<int> TrainingSeeds => Seeds is { Count: > 0 } ? Seeds : [Seed];
 }
 
@@ -183,6 +186,34 @@ internal static class CmapssEvaluation
         List<DowntimeSample> Train, List<DowntimeSample> Validation, IReadOnlyList<CmapssTestEngine>? Test, int TrainEngines, int ValidationEngines,
         RefitData? Refit);
 
+    /// <summary>
+    /// Checks the refit protocol on the validation engines, without the test engines: the 12 validation engines play the
+    /// test set; 12 of the 68 training engines (another seeded draw) early-stop a first fit on the other 56, which is then
+    /// refit on all 68. Both are scored on the 12 (every cut, against the capped RUL, as the validation RMSE), each seed
+    /// and the ensemble: does retraining on the early-stopping engines at the selected epoch count help, on engines neither saw?
+    /// </summary>
+    public static (IReadOnlyList<(int Seed, double Fit, double Refit, int Epochs)> Seeds, double FitEnsemble, double RefitEnsemble) CheckRefit(
+        CmapssEvaluationOptions options, IProgress<TrainingProgress>? progress = null)
+    {
+        var outer = Prepare(options with { TestFile = null, RulFile = null, Refit = false });
+        var all = Cmapss.Read(options.TrainFile);
+        var (pool, _) = CmapssSplit.HoldOut(all, options.HoldOutFraction, options.HoldOutMinimumCycles, options.Seed);
+        var validationCount = outer.ValidationEngines;
+        var (trainEngines, heldOut) = Split(pool, validationCount, options.Seed + 1);
+        var (innerTrain, innerValidation) = Split(trainEngines, validationCount, options.Seed + 2);
+        var inner = Build("nested", innerTrain, innerValidation, null, options with { Refit = true });
+        var refitData = inner.Refit!;
+
+        List<DowntimeSample> Scored(Func<float[], float[]> normalize) =>
+            Cmapss.BuildSamples(heldOut, inner.Features, normalize, options.SequenceLength, options.Horizons, options.RulCap, 1, options.HoldOutMinimumCycles);
+        var fitSamples = Scored(inner.Normalize);
+        var refitSamples = Scored(refitData.Normalize);
+        var models = options.TrainingSeeds.Select(seed => Refit(Train(inner, options, seed, progress), refitData, inner, options, progress)).ToList();
+        double Rmse(List<DowntimeSample> samples, IReadOnlyList<DowntimePredictor> m) => ValidationRmse(inner with { Validation = samples }, m, options);
+        return ([.. models.Select(m => (m.Seed, Rmse(fitSamples, [m.Model.Model]), Rmse(refitSamples, [m.Scored.Model]), m.Refit!.Epochs))],
+            Rmse(fitSamples, [.. models.Select(m => m.Model.Model)]), Rmse(refitSamples, [.. models.Select(m => m.Scored.Model)]));
+    }
+
     /// <summary>The refit's training set: every non-test engine's windows, z-scored with all of their statistics.</summary>
     private sealed record RefitData(NormalizationStatistics Statistics, Func<float[], float[]> Normalize, List<DowntimeSample> Train);
 
@@ -214,13 +245,21 @@ internal static class CmapssEvaluation
 
         // Validation engines are whole engines, so early stopping never sees windows of an engine it trains on.
         var validationCount = Math.Max(1, (int)Math.Round(trainPool.Count * options.ValidationFraction));
-        var shuffled = trainPool.ToArray();
-        new Random(options.Seed + 1).Shuffle(shuffled);
-        var validationEngines = shuffled.Take(validationCount).ToArray();
-        var trainEngines = shuffled.Skip(validationCount).OrderBy(e => e.Unit).ToArray();
+        var (trainEngines, validationEngines) = Split(trainPool, validationCount, options.Seed + 1);
+        return Build(source, trainEngines, validationEngines, test, options);
+    }
 
+    private static (CmapssEngine[] Train, CmapssEngine[] Validation) Split(IReadOnlyList<CmapssEngine> pool, int validationCount, int seed)
+    {
+        var shuffled = pool.ToArray();
+        new Random(seed).Shuffle(shuffled);
+        return (shuffled.Skip(validationCount).OrderBy(e => e.Unit).ToArray(), shuffled.Take(validationCount).ToArray());
+    }
+
+    private static Prepared Build(string source, CmapssEngine[] trainEngines, CmapssEngine[] validationEngines, IReadOnlyList<CmapssTestEngine>? test, CmapssEvaluationOptions options)
+    {
         var features = Cmapss.InformativeFd001;
-        var statistics = ModelTraining.ComputeStatistics(Cmapss.Select(trainEngines, features), features.Count);
+        var statistics = Statistics(Cmapss.Select(trainEngines, features), features.Count, options.MinMax);
         var normalize = Normalizer(features, statistics);
         var train = Cmapss.BuildSamples(trainEngines, features, normalize, options.SequenceLength, options.Horizons, options.RulCap, options.Stride, options.TrainMinimumHistory);
 
@@ -232,13 +271,32 @@ internal static class CmapssEvaluation
         {
             // Training and validation engines together, windowed exactly as the training engines are.
             var all80 = trainEngines.Concat(validationEngines).OrderBy(e => e.Unit).ToArray();
-            var refitStatistics = ModelTraining.ComputeStatistics(Cmapss.Select(all80, features), features.Count);
+            var refitStatistics = Statistics(Cmapss.Select(all80, features), features.Count, options.MinMax);
             var refitNormalize = Normalizer(features, refitStatistics);
             refit = new RefitData(refitStatistics, refitNormalize,
                 Cmapss.BuildSamples(all80, features, refitNormalize, options.SequenceLength, options.Horizons, options.RulCap, options.Stride, options.TrainMinimumHistory));
         }
 
         return new Prepared(source, features, statistics, normalize, train, validation, test, trainEngines.Length, validationEngines.Length, refit);
+    }
+
+    /// <summary>
+    /// The manifest's (x − mean) / std: z-scores, or with <paramref name="minMax"/> the midrange and half-range, which map
+    /// the training engines' minimum and maximum to −1 and 1 (so scored models need nothing new to apply it).
+    /// </summary>
+    private static NormalizationStatistics Statistics(float[] raw, int features, bool minMax)
+    {
+        if (!minMax)
+            return ModelTraining.ComputeStatistics(raw, features);
+        var low = Enumerable.Repeat(float.MaxValue, features).ToArray();
+        var high = Enumerable.Repeat(float.MinValue, features).ToArray();
+        for (var i = 0; i < raw.Length; i++)
+        {
+            low[i % features] = Math.Min(low[i % features], raw[i]);
+            high[i % features] = Math.Max(high[i % features], raw[i]);
+        }
+        return new NormalizationStatistics(
+            [.. low.Zip(high, (l, h) => (l + h) / 2)], [.. low.Zip(high, (l, h) => Math.Max((h - l) / 2, 1e-6f))]);
     }
 
     private static TrainingOptions FitOptions(CmapssEvaluationOptions options, int seed) => new()

@@ -47,6 +47,11 @@ internal static class CmapssEvalCommand
                 """,
             DefaultValueFactory = _ => defaults.Refit,
         };
+        var minMax = new Option<bool>("--min-max") { Description = "Scale each sensor to [-1, 1] by the training engines' minimum and maximum instead of z-scores" };
+        var refitCheck = new Option<bool>("--refit-check")
+        {
+            Description = "Test the refit protocol on the validation engines alone: a first fit on 56 training engines (early stopping on the other 12) against its refit on all 68, both scored on the 12 validation engines; the test engines are not read",
+        };
         var validationOnly = new Option<bool>("--validation-only") { Description = "Report only the validation engines' RMSE (for model selection): the test engines are not scored" };
         var json = new Option<bool>("--json") { Description = "Print one JSON summary object on stdout instead of tables" };
         var command = new Command("cmapss", """
@@ -59,7 +64,7 @@ internal static class CmapssEvalCommand
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt --seeds 1,2,3
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt --seeds 1,2,3 --validation-only
               streaming eval cmapss --train train_FD001.txt --test test_FD001.txt --rul RUL_FD001.txt --json
-            """) { train, test, rul, seed, seeds, epochs, patience, window, hidden, layers, conv, kernel, attention, headHidden, dropout, smoothing, timeWeight, plateau, learningRate, batch, stride, minHistory, refit, validationOnly, json };
+            """) { train, test, rul, seed, seeds, epochs, patience, window, hidden, layers, conv, kernel, attention, headHidden, dropout, smoothing, timeWeight, plateau, learningRate, batch, stride, minHistory, refit, minMax, refitCheck, validationOnly, json };
         command.SetAction(parse =>
         {
             var options = new CmapssEvaluationOptions
@@ -81,12 +86,24 @@ internal static class CmapssEvalCommand
                 Stride = parse.GetValue(stride),
                 TrainMinimumHistory = parse.GetValue(minHistory) is > 0 and var m ? m : null,
                 Refit = parse.GetValue(refit),
+                MinMax = parse.GetValue(minMax),
             };
             var progress = new EvalCommand.StderrProgress("training");
             var report = new EvalCommand.SynchronousProgress<TrainingProgress>(p =>
                 progress.Report(p.Epoch, p.Epochs, $"epoch, batch {p.Batch}/{p.Batches}, loss {p.Loss:F4}"));
             try
             {
+                if (parse.GetValue(refitCheck))
+                {
+                    var started = System.Diagnostics.Stopwatch.StartNew();
+                    var (perSeed, fitEnsemble, refitEnsemble) = CmapssEvaluation.CheckRefit(options, report);
+                    progress.Done();
+                    foreach (var s in perSeed)
+                        Console.WriteLine($"validation RMSE seed {s.Seed}: first fit (56 engines) {s.Fit:F2}, refit (68 engines, {s.Epochs} epochs) {s.Refit:F2}");
+                    Console.WriteLine($"validation RMSE mean of seeds: first fit {perSeed.Average(s => s.Fit):F2}, refit {perSeed.Average(s => s.Refit):F2}; ensemble {fitEnsemble:F2} / {refitEnsemble:F2}; {started.Elapsed.TotalSeconds:F0} s");
+                    return 0;
+                }
+
                 if (parse.GetValue(validationOnly))
                 {
                     var started = System.Diagnostics.Stopwatch.StartNew();
