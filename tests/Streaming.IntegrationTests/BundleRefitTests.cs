@@ -2,7 +2,9 @@ using Streaming.Host.Configuration;
 using Streaming.Host.Modeling;
 using Streaming.Simulation;
 
-namespace Streaming.UnitTests;
+// Outside Streaming.IntegrationTests on purpose: this test needs neither the broker nor the database, so TestStack (that
+// namespace's set-up fixture) does not start them for it.
+namespace Streaming.OfflineTests;
 
 /// <summary>`train --refit-downtime` (Training:RefitDowntime): the bundle's downtime predictor retrained on all its samples.</summary>
 public sealed class BundleRefitTests
