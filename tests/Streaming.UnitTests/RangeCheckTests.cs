@@ -61,6 +61,24 @@ public sealed class RangeCheckTests
     }
 
     [Test]
+    public void A_slow_slide_below_a_settled_range_alerts_although_each_step_is_small()
+    {
+        // A machine cooling towards failure: 0.2 per window below a range of [30, 50] that held for 400 windows. Each step
+        // is 1 % of the range, so a range that learned every window would creep down with the slide and never be left by 5 %.
+        var options = Options(settledWindows: 100);
+        var detector = new MetricDetector(options, baselineThreshold: 4, baselineWindows: 30, seed: 1);
+        for (var i = 0; i < 400; i++)
+            detector.Update(40 + 10 * Math.Sin(i / 5.0), null, null);
+
+        var surprises = new List<double>();
+        for (var i = 1; i <= 40; i++)
+            surprises.Add(SurpriseOf(detector.Update(30 - 0.2 * i, null, null)));
+
+        var first = surprises.FindIndex(s => s >= options.SurpriseThreshold);
+        Assert.That(first, Is.InRange(0, 19), "the slide is 5 % of the range below it after 5 windows, 2 after 10");
+    }
+
+    [Test]
     public void A_settling_time_out_of_bounds_is_refused_naming_the_setting()
     {
         var ex = Assert.Throws<ArgumentException>(() => new DetectionOptions { RangeSettledWindows = -1 }.Validated());

@@ -106,6 +106,35 @@ public sealed class RulEvaluationTests
     }
 
     [Test]
+    public void The_refit_trains_each_seed_on_the_validation_engines_too_for_its_best_epoch_count()
+    {
+        var file = Path.Combine(Datasets.Root, "cmapss", "train_FD001.txt");
+        var options = new CmapssEvaluationOptions { TrainFile = file, Epochs = 3, Patience = 3, HiddenSize = 8, Stride = 5, Seeds = [1, 2] };
+        var refit = CmapssEvaluation.Run(options);
+        var fit = CmapssEvaluation.Run(options with { Refit = false });
+
+        // All 80 non-test engines, windowed like the training engines: from the 30th cycle, every 5th.
+        var (pool, _) = CmapssSplit.HoldOut(Cmapss.Read(file), 0.2, 30, options.Seed);
+        Assert.That(pool, Has.Count.EqualTo(80));
+        Assert.That(refit.RefitSamples, Is.EqualTo(pool.Sum(e => ((e.Cycles - 30) / 5) + 1)));
+        Assert.That(refit.RefitSamples, Is.GreaterThan(refit.TrainSamples));
+        Assert.That(fit.RefitSamples, Is.Null);
+        Assert.That(refit.TestEngines, Is.EqualTo(20));
+        for (var i = 0; i < 2; i++)
+        {
+            var seed = refit.Seeds[i];
+            Assert.That(seed.Refit!.Epochs, Is.EqualTo(seed.Training!.BestEpoch), seed.Name);
+            Assert.That(seed.Refit.Result.TrainLoss, Has.Count.EqualTo(seed.Training.BestEpoch), seed.Name);
+            Assert.That(seed.Refit.DecayEpochs, Is.All.LessThan(seed.Training.BestEpoch), seed.Name);
+
+            // The first fit is the same either way (its validation RMSE is reported); only the scored model differs.
+            Assert.That(seed.ValidationRmse, Is.EqualTo(fit.Seeds[i].ValidationRmse), seed.Name);
+            Assert.That(fit.Seeds[i].Refit, Is.Null);
+            Assert.That(seed.Rul, Is.Not.EqualTo(fit.Seeds[i].Rul), seed.Name);
+        }
+    }
+
+    [Test]
     public void Every_horizon_probability_of_an_evaluation_run_is_monotone_and_beats_the_base_rate_brier()
     {
         var options = new CmapssEvaluationOptions

@@ -23,7 +23,7 @@ public class ScorerBenchmarks
     private ClosedWindow[] _windows = [];
     private int _next;
 
-    [Params("defaults", "no-seasonal", "forest")]
+    [Params("defaults", "one-window", "no-seasonal", "forest")]
     public string Settings { get; set; } = "defaults";
 
     [GlobalSetup]
@@ -31,6 +31,7 @@ public class ScorerBenchmarks
     {
         var options = Settings switch
         {
+            "one-window" => new DetectionOptions { SustainedWindows = 1 },
             "no-seasonal" => new DetectionOptions { Seasonal = new SeasonalOptions { Enabled = false } },
             "forest" => new DetectionOptions { Forest = new ForestOptions { Enabled = true }, Baseline = BaselineCalibration.Likelihood },
             _ => new DetectionOptions(),

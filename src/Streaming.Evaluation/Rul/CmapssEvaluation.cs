@@ -54,16 +54,29 @@ internal sealed record CmapssEvaluationOptions
     /// <summary>Every second window: neighbouring windows overlap by all but one cycle, so this halves training time at little cost.</summary>
     public int Stride { get; init; } = 2;
 
+    /// <summary>
+    /// After each seed's first fit (68 engines, early stopping on the 12 validation engines), retrain that seed from
+    /// scratch on all 80 non-test engines for its best epoch count, the learning rate halved after the same epochs as in
+    /// the first fit, z-scored with all 80 engines' statistics; the refit models are the ones scored on the test engines.
+    /// </summary>
+    public bool Refit { get; init; } = true;
+
+    /// <summary>Min-max scaling of every feature to [-1, 1] over the training engines (as Li et al. 2018) instead of z-scores.</summary>
+    public bool MinMax { get; init; }
+
     public IReadOnlyList<int> TrainingSeeds => Seeds is { Count: > 0 } ? Seeds : [Seed];
 }
+
+/// <summary>A seed's refit on all non-test engines: its epoch count and the epochs after which the rate was halved (from the first fit).</summary>
+internal sealed record CmapssRefit(int Epochs, IReadOnlyList<int> DecayEpochs, int TrainSamples, TrainingResult Result);
 
 /// <summary>One model's results on the test engines (a seed's model, or the ensemble of all seeds).</summary>
 internal sealed record CmapssModelResult(
     string Name, double ValidationRmse, RulMetrics Rul, RulMetrics RulVsCapped, IReadOnlyList<DowntimeHorizonMetrics> Downtime,
-    IReadOnlyList<HorizonCalibration> Calibration, IReadOnlyList<float[]> ProbabilityRows, TrainingResult? Training);
+    IReadOnlyList<HorizonCalibration> Calibration, IReadOnlyList<float[]> ProbabilityRows, TrainingResult? Training, CmapssRefit? Refit = null);
 
 internal sealed record CmapssEvaluationResult(
-    string TestSource, int TrainEngines, int ValidationEngines, int TestEngines, int TrainSamples,
+    string TestSource, int TrainEngines, int ValidationEngines, int TestEngines, int TrainSamples, int? RefitSamples,
     RulMetrics MeanBaseline, RulMetrics MeanBaselineVsCapped, double MeanPrediction, string DowntimeScope,
     IReadOnlyList<CmapssModelResult> Seeds, CmapssModelResult? Ensemble, TimeSpan Elapsed)
 {
@@ -87,21 +100,27 @@ internal static class CmapssEvaluation
         var started = System.Diagnostics.Stopwatch.StartNew();
         var data = Prepare(options);
         var trained = options.TrainingSeeds.Select(seed => Train(data, options, seed, progress)).ToList();
+        if (data.Refit is { } refitData)
+            trained = [.. trained.Select(t => Refit(t, refitData, data, options, progress))];
+
+        // The scored models read inputs z-scored with the statistics they were trained with (all 80 engines' after a refit).
+        var scoring = data.Refit?.Normalize ?? data.Normalize;
         var test = data.Test!;
         var f = data.Features.Count;
         var k = options.Horizons.Count;
 
         // Every cycle of each test engine: the whole run to failure when known (hold-out), else the observed cycles.
-        var runs = test.Select(e => data.Normalize(Cmapss.Select([e.FullRun ?? e.Observed], data.Features))).ToArray();
-        var lastWindows = test.Select(e => LastWindow(e.Observed, data, options.SequenceLength)).ToArray();
+        var runs = test.Select(e => scoring(Cmapss.Select([e.FullRun ?? e.Observed], data.Features))).ToArray();
+        var lastWindows = test.Select(e => LastWindow(e.Observed, data.Features, scoring, options.SequenceLength)).ToArray();
         var actual = test.Select(e => (double)e.Rul).ToArray();
 
         // Many published FD001 results compare against the true RUL capped like the training target; both are reported.
         var capped = actual.Select(r => Math.Min(r, options.RulCap)).ToArray();
-        var mean = data.Train.Average(s => (double)s.ScaledTimeToDowntime) * options.RulCap;
-        var baseRates = Enumerable.Range(0, k).Select(j => data.Train.Average(s => (double)s.WithinHorizon[j])).ToArray();
+        var scoredTrain = data.Refit?.Train ?? data.Train;
+        var mean = scoredTrain.Average(s => (double)s.ScaledTimeToDowntime) * options.RulCap;
+        var baseRates = Enumerable.Range(0, k).Select(j => scoredTrain.Average(s => (double)s.WithinHorizon[j])).ToArray();
 
-        CmapssModelResult Evaluate(string name, IReadOnlyList<DowntimePredictor> models, double validationRmse, TrainingResult? training)
+        CmapssModelResult Evaluate(string name, IReadOnlyList<DowntimePredictor> models, double validationRmse, TrainingResult? training, CmapssRefit? refit)
         {
             var predicted = lastWindows.Select(w => Average(models, w, k).Times[0]).Select(t => (double)t).ToArray();
             var alarms = new List<DowntimeAlarm>();
@@ -137,15 +156,16 @@ internal static class CmapssEvaluation
             }
             var downtime = DowntimeMetrics.Evaluate(alarms, downtimes, [.. options.Horizons.Select(h => (long)h)]);
             var calibration = Enumerable.Range(0, k).Select(j => HorizonCalibration.Of(options.Horizons[j], probabilities[j], outcomes[j], baseRates[j])).ToArray();
-            return new CmapssModelResult(name, validationRmse, RulMetrics.Of(predicted, actual), RulMetrics.Of(predicted, capped), downtime, calibration, rows, training);
+            return new CmapssModelResult(name, validationRmse, RulMetrics.Of(predicted, actual), RulMetrics.Of(predicted, capped), downtime, calibration, rows, training, refit);
         }
 
-        var seeds = trained.Select(t => Evaluate($"seed {t.Seed}", [t.Model.Model], t.ValidationRmse, t.Model.Result)).ToList();
+        // Validation RMSEs are always the first fits' (a refit has trained on the validation engines).
+        var seeds = trained.Select(t => Evaluate($"seed {t.Seed}", [t.Scored.Model], t.ValidationRmse, t.Model.Result, t.Refit)).ToList();
         var ensemble = trained.Count > 1
-            ? Evaluate($"ensemble of {trained.Count} seeds", [.. trained.Select(t => t.Model.Model)], ValidationRmse(data, [.. trained.Select(t => t.Model.Model)], options), null)
+            ? Evaluate($"ensemble of {trained.Count} seeds", [.. trained.Select(t => t.Scored.Model)], ValidationRmse(data, [.. trained.Select(t => t.Model.Model)], options), null, null)
             : null;
         var scope = test.All(e => e.FullRun is not null) ? "every cycle of each held-out engine's run to failure" : "the observed cycles of each test engine";
-        return new CmapssEvaluationResult(data.Source, data.TrainEngines, data.ValidationEngines, test.Count, data.Train.Count,
+        return new CmapssEvaluationResult(data.Source, data.TrainEngines, data.ValidationEngines, test.Count, data.Train.Count, data.Refit?.Train.Count,
             RulMetrics.Of([.. actual.Select(_ => mean)], actual), RulMetrics.Of([.. actual.Select(_ => mean)], capped), mean, scope,
             seeds, ensemble, started.Elapsed);
     }
@@ -154,18 +174,54 @@ internal static class CmapssEvaluation
     /// Trains one model per seed and reports only the validation engines' RMSE (every window, against the capped RUL), each
     /// seed's and the ensemble's: what model selection may look at. The test engines are neither read into a model nor scored.
     /// </summary>
-    public static (IReadOnlyList<(int Seed, double Rmse, int BestEpoch)> Seeds, double EnsembleRmse) Validate(CmapssEvaluationOptions options, IProgress<TrainingProgress>? progress = null)
+    public static (IReadOnlyList<(int Seed, double Rmse, int BestEpoch, IReadOnlyList<int> DecayEpochs)> Seeds, double EnsembleRmse) Validate(CmapssEvaluationOptions options, IProgress<TrainingProgress>? progress = null)
     {
-        var data = Prepare(options with { TestFile = null, RulFile = null });
+        var data = Prepare(options with { TestFile = null, RulFile = null, Refit = false });
         var trained = options.TrainingSeeds.Select(seed => Train(data, options, seed, progress)).ToList();
-        return ([.. trained.Select(t => (t.Seed, t.ValidationRmse, t.Model.Result.BestEpoch))], ValidationRmse(data, [.. trained.Select(t => t.Model.Model)], options));
+        return ([.. trained.Select(t => (t.Seed, t.ValidationRmse, t.Model.Result.BestEpoch, (IReadOnlyList<int>)[.. t.Model.Result.DecayEpochs.Where(e => e < t.Model.Result.BestEpoch)]))], ValidationRmse(data, [.. trained.Select(t => t.Model.Model)], options));
     }
 
     private sealed record Prepared(
         string Source, IReadOnlyList<string> Features, NormalizationStatistics Statistics, Func<float[], float[]> Normalize,
-        List<DowntimeSample> Train, List<DowntimeSample> Validation, IReadOnlyList<CmapssTestEngine>? Test, int TrainEngines, int ValidationEngines);
+        List<DowntimeSample> Train, List<DowntimeSample> Validation, IReadOnlyList<CmapssTestEngine>? Test, int TrainEngines, int ValidationEngines,
+        RefitData? Refit);
 
-    private sealed record SeedModel(int Seed, TrainedModel<DowntimePredictor> Model, double ValidationRmse);
+    /// <summary>
+    /// Checks the refit protocol on the validation engines, without the test engines: the 12 validation engines play the
+    /// test set; 12 of the 68 training engines (another seeded draw) early-stop a first fit on the other 56, which is then
+    /// refit on all 68. Both are scored on the 12 (every cut, against the capped RUL, as the validation RMSE), each seed
+    /// and the ensemble: does retraining on the early-stopping engines at the selected epoch count help, on engines neither saw?
+    /// </summary>
+    public static (IReadOnlyList<(int Seed, double Fit, double Refit, int Epochs)> Seeds, double FitEnsemble, double RefitEnsemble) CheckRefit(
+        CmapssEvaluationOptions options, IProgress<TrainingProgress>? progress = null)
+    {
+        var outer = Prepare(options with { TestFile = null, RulFile = null, Refit = false });
+        var all = Cmapss.Read(options.TrainFile);
+        var (pool, _) = CmapssSplit.HoldOut(all, options.HoldOutFraction, options.HoldOutMinimumCycles, options.Seed);
+        var validationCount = outer.ValidationEngines;
+        var (trainEngines, heldOut) = Split(pool, validationCount, options.Seed + 1);
+        var (innerTrain, innerValidation) = Split(trainEngines, validationCount, options.Seed + 2);
+        var inner = Build("nested", innerTrain, innerValidation, null, options with { Refit = true });
+        var refitData = inner.Refit!;
+
+        List<DowntimeSample> Scored(Func<float[], float[]> normalize) =>
+            Cmapss.BuildSamples(heldOut, inner.Features, normalize, options.SequenceLength, options.Horizons, options.RulCap, 1, options.HoldOutMinimumCycles);
+        var fitSamples = Scored(inner.Normalize);
+        var refitSamples = Scored(refitData.Normalize);
+        var models = options.TrainingSeeds.Select(seed => Refit(Train(inner, options, seed, progress), refitData, inner, options, progress)).ToList();
+        double Rmse(List<DowntimeSample> samples, IReadOnlyList<DowntimePredictor> m) => ValidationRmse(inner with { Validation = samples }, m, options);
+        return ([.. models.Select(m => (m.Seed, Rmse(fitSamples, [m.Model.Model]), Rmse(refitSamples, [m.Scored.Model]), m.Refit!.Epochs))],
+            Rmse(fitSamples, [.. models.Select(m => m.Model.Model)]), Rmse(refitSamples, [.. models.Select(m => m.Scored.Model)]));
+    }
+
+    /// <summary>The refit's training set: every non-test engine's windows, z-scored with all of their statistics.</summary>
+    private sealed record RefitData(NormalizationStatistics Statistics, Func<float[], float[]> Normalize, List<DowntimeSample> Train);
+
+    /// <summary>A seed's first fit (selection, validation RMSE) and, after a refit, the refit model that is scored instead.</summary>
+    private sealed record SeedModel(int Seed, TrainedModel<DowntimePredictor> Model, double ValidationRmse, TrainedModel<DowntimePredictor>? RefitModel = null, CmapssRefit? Refit = null)
+    {
+        public TrainedModel<DowntimePredictor> Scored => RefitModel ?? Model;
+    }
 
     private static Prepared Prepare(CmapssEvaluationOptions options)
     {
@@ -189,30 +245,83 @@ internal static class CmapssEvaluation
 
         // Validation engines are whole engines, so early stopping never sees windows of an engine it trains on.
         var validationCount = Math.Max(1, (int)Math.Round(trainPool.Count * options.ValidationFraction));
-        var shuffled = trainPool.ToArray();
-        new Random(options.Seed + 1).Shuffle(shuffled);
-        var validationEngines = shuffled.Take(validationCount).ToArray();
-        var trainEngines = shuffled.Skip(validationCount).OrderBy(e => e.Unit).ToArray();
+        var (trainEngines, validationEngines) = Split(trainPool, validationCount, options.Seed + 1);
+        return Build(source, trainEngines, validationEngines, test, options);
+    }
 
+    private static (CmapssEngine[] Train, CmapssEngine[] Validation) Split(IReadOnlyList<CmapssEngine> pool, int validationCount, int seed)
+    {
+        var shuffled = pool.ToArray();
+        new Random(seed).Shuffle(shuffled);
+        return (shuffled.Skip(validationCount).OrderBy(e => e.Unit).ToArray(), shuffled.Take(validationCount).ToArray());
+    }
+
+    private static Prepared Build(string source, CmapssEngine[] trainEngines, CmapssEngine[] validationEngines, IReadOnlyList<CmapssTestEngine>? test, CmapssEvaluationOptions options)
+    {
         var features = Cmapss.InformativeFd001;
-        var statistics = ModelTraining.ComputeStatistics(Cmapss.Select(trainEngines, features), features.Count);
+        var statistics = Statistics(Cmapss.Select(trainEngines, features), features.Count, options.MinMax);
         var normalize = Normalizer(features, statistics);
         var train = Cmapss.BuildSamples(trainEngines, features, normalize, options.SequenceLength, options.Horizons, options.RulCap, options.Stride, options.TrainMinimumHistory);
 
         // Validation mirrors the test engines: every cut with at least the hold-out's minimum history, padded like them.
         var validation = Cmapss.BuildSamples(validationEngines, features, normalize, options.SequenceLength, options.Horizons, options.RulCap, 1, options.HoldOutMinimumCycles);
-        return new Prepared(source, features, statistics, normalize, train, validation, test, trainEngines.Length, validationEngines.Length);
+
+        RefitData? refit = null;
+        if (options.Refit)
+        {
+            // Training and validation engines together, windowed exactly as the training engines are.
+            var all80 = trainEngines.Concat(validationEngines).OrderBy(e => e.Unit).ToArray();
+            var refitStatistics = Statistics(Cmapss.Select(all80, features), features.Count, options.MinMax);
+            var refitNormalize = Normalizer(features, refitStatistics);
+            refit = new RefitData(refitStatistics, refitNormalize,
+                Cmapss.BuildSamples(all80, features, refitNormalize, options.SequenceLength, options.Horizons, options.RulCap, options.Stride, options.TrainMinimumHistory));
+        }
+
+        return new Prepared(source, features, statistics, normalize, train, validation, test, trainEngines.Length, validationEngines.Length, refit);
     }
+
+    /// <summary>
+    /// The manifest's (x − mean) / std: z-scores, or with <paramref name="minMax"/> the midrange and half-range, which map
+    /// the training engines' minimum and maximum to −1 and 1 (so scored models need nothing new to apply it).
+    /// </summary>
+    private static NormalizationStatistics Statistics(float[] raw, int features, bool minMax)
+    {
+        if (!minMax)
+            return ModelTraining.ComputeStatistics(raw, features);
+        var low = Enumerable.Repeat(float.MaxValue, features).ToArray();
+        var high = Enumerable.Repeat(float.MinValue, features).ToArray();
+        for (var i = 0; i < raw.Length; i++)
+        {
+            low[i % features] = Math.Min(low[i % features], raw[i]);
+            high[i % features] = Math.Max(high[i % features], raw[i]);
+        }
+        return new NormalizationStatistics(
+            [.. low.Zip(high, (l, h) => (l + h) / 2)], [.. low.Zip(high, (l, h) => Math.Max((h - l) / 2, 1e-6f))]);
+    }
+
+    private static TrainingOptions FitOptions(CmapssEvaluationOptions options, int seed) => new()
+    {
+        Epochs = options.Epochs, BatchSize = options.BatchSize, LearningRate = options.LearningRate, Patience = options.Patience, PlateauEpochs = options.PlateauEpochs, Seed = seed,
+    };
 
     private static SeedModel Train(Prepared data, CmapssEvaluationOptions options, int seed, IProgress<TrainingProgress>? progress)
     {
-        var trainingOptions = new TrainingOptions
-        {
-            Epochs = options.Epochs, BatchSize = options.BatchSize, LearningRate = options.LearningRate, Patience = options.Patience, PlateauEpochs = options.PlateauEpochs, Seed = seed,
-        };
+        var trainingOptions = FitOptions(options, seed);
         var trained = ModelTraining.TrainDowntimePredictor(data.Train, data.Validation, data.Features, data.Statistics, options.Horizons, options.RulCap,
             options.SequenceLength, options.HiddenSize, options.NumLayers, trainingOptions, progress, head: options.Head);
         return new SeedModel(seed, trained, trained.Artifact.Manifest.ValidationMetrics["validation_rmse"]);
+    }
+
+    /// <summary>
+    /// Retrains a seed from scratch (same seed, so the same initial weights and shuffling generator) on every non-test
+    /// engine for its first fit's best epoch count, halving the rate after the epochs the first fit's plateau did.
+    /// </summary>
+    private static SeedModel Refit(SeedModel fit, RefitData refit, Prepared data, CmapssEvaluationOptions options, IProgress<TrainingProgress>? progress)
+    {
+        var refitOptions = fit.Model.Result.RefitOptions(FitOptions(options, fit.Seed));
+        var trained = ModelTraining.TrainDowntimePredictor(refit.Train, [], data.Features, refit.Statistics, options.Horizons, options.RulCap,
+            options.SequenceLength, options.HiddenSize, options.NumLayers, refitOptions, progress, head: options.Head);
+        return fit with { RefitModel = trained, Refit = new CmapssRefit(refitOptions.Epochs, refitOptions.DecayEpochs!, refit.Train.Count, trained.Result) };
     }
 
     private static double ValidationRmse(Prepared data, IReadOnlyList<DowntimePredictor> models, CmapssEvaluationOptions options)
@@ -260,6 +369,6 @@ internal static class CmapssEvaluation
     }
 
     /// <summary>The last <paramref name="length"/> cycles, normalised; a shorter engine is padded with its first cycle.</summary>
-    private static float[] LastWindow(CmapssEngine engine, Prepared data, int length) =>
-        Cmapss.Window(data.Normalize(Cmapss.Select([engine], data.Features)), data.Features.Count, engine.Cycles - 1, length);
+    private static float[] LastWindow(CmapssEngine engine, IReadOnlyList<string> features, Func<float[], float[]> normalize, int length) =>
+        Cmapss.Window(normalize(Cmapss.Select([engine], features)), features.Count, engine.Cycles - 1, length);
 }

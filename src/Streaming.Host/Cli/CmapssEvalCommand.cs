@@ -36,6 +36,24 @@ internal static class CmapssEvalCommand
         var batch = new Option<int>("--batch") { Description = "Mini-batch size", DefaultValueFactory = _ => defaults.BatchSize };
         var stride = new Option<int>("--stride") { Description = "Training window stride in cycles", DefaultValueFactory = _ => defaults.Stride };
         var minHistory = new Option<int>("--min-history") { Description = "Training windows start at this many observed cycles, padded with the first cycle (0: full windows only)", DefaultValueFactory = _ => defaults.TrainMinimumHistory ?? 0 };
+        var refit = new Option<bool>("--refit")
+        {
+            Description = """
+                On by default. After each seed's first fit (early stopping on the validation engines), retrain that seed from
+                scratch on all non-test engines (training + validation, z-scored with all of their statistics) for the first
+                fit's best epoch count, halving the learning rate after the same epochs as the first fit's plateau did, and
+                score the refit models. Why: early stopping needs engines the model does not train on, but once they have
+                chosen the configuration and the epoch count they are 15% of the data left unused; refitting uses them
+                without touching the test engines. Validation RMSEs shown are the first fits'. --refit false scores the first
+                fits (the protocol before); --refit-check measures the protocol on the validation engines alone
+                """,
+            DefaultValueFactory = _ => defaults.Refit,
+        };
+        var minMax = new Option<bool>("--min-max") { Description = "Scale each sensor to [-1, 1] by the training engines' minimum and maximum instead of z-scores" };
+        var refitCheck = new Option<bool>("--refit-check")
+        {
+            Description = "Test the refit protocol on the validation engines alone: a first fit on 56 training engines (early stopping on the other 12) against its refit on all 68, both scored on the 12 validation engines; the test engines are not read",
+        };
         var validationOnly = new Option<bool>("--validation-only") { Description = "Report only the validation engines' RMSE (for model selection): the test engines are not scored" };
         var json = new Option<bool>("--json") { Description = "Print one JSON summary object on stdout instead of tables" };
         var command = new Command("cmapss", """
@@ -43,11 +61,12 @@ internal static class CmapssEvalCommand
             10/20/30 cycles, cannot decrease with the horizon) on C-MAPSS engines and reports RUL RMSE and NASA's score at
             each test engine's last observed cycle next to a mean baseline, per-horizon alarm precision/recall/lead time, and
             the Brier score with a reliability table next to the training base rate. With --seeds: each seed and the ensemble.
+            By default each seed is then refit on the training + validation engines at its selected epoch count (--refit).
 
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt --seeds 1,2,3
               streaming eval cmapss --train ../shared/datasets/cmapss/train_FD001.txt --seeds 1,2,3 --validation-only
               streaming eval cmapss --train train_FD001.txt --test test_FD001.txt --rul RUL_FD001.txt --json
-            """) { train, test, rul, seed, seeds, epochs, patience, window, hidden, layers, conv, kernel, attention, headHidden, dropout, smoothing, timeWeight, plateau, learningRate, batch, stride, minHistory, validationOnly, json };
+            """) { train, test, rul, seed, seeds, epochs, patience, window, hidden, layers, conv, kernel, attention, headHidden, dropout, smoothing, timeWeight, plateau, learningRate, batch, stride, minHistory, refit, minMax, refitCheck, validationOnly, json };
         command.SetAction(parse =>
         {
             var options = new CmapssEvaluationOptions
@@ -68,19 +87,32 @@ internal static class CmapssEvalCommand
                 BatchSize = parse.GetValue(batch),
                 Stride = parse.GetValue(stride),
                 TrainMinimumHistory = parse.GetValue(minHistory) is > 0 and var m ? m : null,
+                Refit = parse.GetValue(refit),
+                MinMax = parse.GetValue(minMax),
             };
             var progress = new EvalCommand.StderrProgress("training");
             var report = new EvalCommand.SynchronousProgress<TrainingProgress>(p =>
                 progress.Report(p.Epoch, p.Epochs, $"epoch, batch {p.Batch}/{p.Batches}, loss {p.Loss:F4}"));
             try
             {
+                if (parse.GetValue(refitCheck))
+                {
+                    var started = System.Diagnostics.Stopwatch.StartNew();
+                    var (perSeed, fitEnsemble, refitEnsemble) = CmapssEvaluation.CheckRefit(options, report);
+                    progress.Done();
+                    foreach (var s in perSeed)
+                        Console.WriteLine($"validation RMSE seed {s.Seed}: first fit (56 engines) {s.Fit:F2}, refit (68 engines, {s.Epochs} epochs) {s.Refit:F2}");
+                    Console.WriteLine($"validation RMSE mean of seeds: first fit {perSeed.Average(s => s.Fit):F2}, refit {perSeed.Average(s => s.Refit):F2}; ensemble {fitEnsemble:F2} / {refitEnsemble:F2}; {started.Elapsed.TotalSeconds:F0} s");
+                    return 0;
+                }
+
                 if (parse.GetValue(validationOnly))
                 {
                     var started = System.Diagnostics.Stopwatch.StartNew();
                     var (perSeed, ensembleRmse) = CmapssEvaluation.Validate(options, report);
                     progress.Done();
                     foreach (var s in perSeed)
-                        Console.WriteLine($"validation RMSE seed {s.Seed}: {s.Rmse:F2} (best epoch {s.BestEpoch})");
+                        Console.WriteLine($"validation RMSE seed {s.Seed}: {s.Rmse:F2} (best epoch {s.BestEpoch}{Halvings(s.DecayEpochs)})");
                     Console.WriteLine($"validation RMSE mean of seeds {perSeed.Average(s => s.Rmse):F2}, ensemble {ensembleRmse:F2}; {started.Elapsed.TotalSeconds:F0} s");
                     return 0;
                 }
@@ -111,8 +143,9 @@ internal static class CmapssEvalCommand
         validation_engines = result.ValidationEngines,
         test_engines = result.TestEngines,
         train_samples = result.TrainSamples,
+        refit_samples = result.RefitSamples,
         rul_cap = options.RulCap,
-        mean_baseline = new { prediction = result.MeanPrediction, rmse = result.MeanBaseline.Rmse, nasa_score = result.MeanBaseline.NasaScore, rmse_vs_capped = result.MeanBaselineVsCapped.Rmse },
+        mean_baseline = new { prediction = result.MeanPrediction, rmse = result.MeanBaseline.Rmse, nasa_score = result.MeanBaseline.NasaScore, rmse_vs_capped = result.MeanBaselineVsCapped.Rmse, nasa_score_vs_capped = result.MeanBaselineVsCapped.NasaScore },
         seeds = result.Seeds.Select(Model),
         mean_of_seeds = new
         {
@@ -132,6 +165,7 @@ internal static class CmapssEvalCommand
         validation_rmse = m.ValidationRmse,
         epochs_run = m.Training?.EpochsRun,
         best_epoch = m.Training?.BestEpoch,
+        refit = m.Refit is { } r ? new { epochs = r.Epochs, lr_halved_after_epochs = r.DecayEpochs, train_samples = r.TrainSamples, final_train_loss = r.Result.TrainLoss.LastOrDefault() } : null,
         rmse = m.Rul.Rmse,
         mae = m.Rul.Mae,
         nasa_score = m.Rul.NasaScore,
@@ -151,9 +185,14 @@ internal static class CmapssEvalCommand
         }),
     };
 
+    private static string Halvings(IReadOnlyList<int> epochs) =>
+        epochs.Count == 0 ? "" : $", lr halved after {string.Join("/", epochs)}";
+
     private static void Print(CmapssEvaluationResult result, CmapssEvaluationOptions options)
     {
         Console.WriteLine($"C-MAPSS: trained on {result.TrainEngines} engines ({result.TrainSamples:N0} windows; {result.ValidationEngines} more for early stopping), {result.Elapsed.TotalSeconds:F1} s");
+        if (result.RefitSamples is { } refitSamples)
+            Console.WriteLine($"  refit: each seed retrained on all {result.TrainEngines + result.ValidationEngines} engines ({refitSamples:N0} windows) for its best epoch count; the refit models are scored (validation RMSE: the first fit's)");
         Console.WriteLine($"  test: {result.TestSource}");
         Console.WriteLine();
         Console.WriteLine($"  {"RUL at the last observed cycle",-32}{"valid RMSE",11}{"RMSE",8}{"NASA",9}{$"RMSE vs cap {options.RulCap}",18}{"NASA",9}  epochs");
@@ -161,6 +200,8 @@ internal static class CmapssEvalCommand
         foreach (var m in models)
         {
             var epochs = m.Training is { } t ? $"{t.BestEpoch}/{t.EpochsRun}" : "";
+            if (m.Refit is { } r)
+                epochs += $", refit {r.Epochs}{Halvings(r.DecayEpochs)}";
             Console.WriteLine($"  {m.Name,-32}{m.ValidationRmse,11:F2}{m.Rul.Rmse,8:F2}{m.Rul.NasaScore,9:F1}{m.RulVsCapped.Rmse,18:F2}{m.RulVsCapped.NasaScore,9:F1}  {epochs}");
         }
         if (result.Seeds.Count > 1)

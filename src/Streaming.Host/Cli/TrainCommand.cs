@@ -24,6 +24,10 @@ internal static class TrainCommand
         var days = new Option<double?>("--days") { Description = "Simulated days of history (default 1.5)" };
         var epochs = new Option<int?>("--epochs") { Description = "Maximum epochs per model (early stopping may end sooner; default 6)" };
         var seed = new Option<int?>("--seed") { Description = "Seed for the simulator and the initial weights" };
+        var refitDowntime = new Option<bool>("--refit-downtime")
+        {
+            Description = "Retrain the downtime predictor on all its samples (validation ones too) for the first fit's best epoch count (Training:RefitDowntime)",
+        };
         var noActivate = new Option<bool>("--no-activate") { Description = "Register as a candidate instead of activating it" };
         var fromDb = new Option<bool>("--from-db") { Description = "Learn from the metrics history in TimescaleDB (the table the sink writes)" };
         var csv = new Option<FileInfo?>("--csv") { Description = "Learn from a recorded file in a format `streaming replay` reads (NAB CSV, C-MAPSS text, telemetry JSON lines)" };
@@ -54,7 +58,7 @@ internal static class TrainCommand
               streaming train --csv data/realKnownCause/machine_temperature_system_failure.csv --metric temperature
               streaming train --from-db --entity db-1   # db-1's own version (Models__Scope=PerEntity uses it)
               streaming train --from-db --per-entity    # every entity with enough history gets its own version
-            """) { entities, days, epochs, seed, noActivate, fromDb, csv, metric, since, until, entity, perEntityOption };
+            """) { entities, days, epochs, seed, refitDowntime, noActivate, fromDb, csv, metric, since, until, entity, perEntityOption };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var history = parse.GetValue(fromDb) || parse.GetValue(csv) is not null;
@@ -96,6 +100,8 @@ internal static class TrainCommand
                     overrides.Add(new("Training:Epochs", n.ToString(CultureInfo.InvariantCulture)));
                 if (parse.GetValue(seed) is { } s)
                     overrides.Add(new("Training:Seed", s.ToString(CultureInfo.InvariantCulture)));
+                if (parse.GetValue(refitDowntime))
+                    overrides.Add(new("Training:RefitDowntime", "true"));
                 settings = StreamingSettings.Load(overrides);
             }
             catch (OptionsException ex)
@@ -177,6 +183,8 @@ internal static class TrainCommand
                     ["vae"] = context.AddTask("train LSTM-VAE", autoStart: false),
                     ["downtime"] = context.AddTask("train downtime predictor", autoStart: false),
                 };
+                if (training.RefitDowntime)
+                    stages["downtime refit"] = context.AddTask("refit downtime predictor on all samples", autoStart: false);
                 var start = DateTimeOffset.UtcNow.Date.AddDays(-training.SimulatedSpan.TotalDays - 1);
                 await Task.Run(() =>
                 {

@@ -132,14 +132,19 @@ internal static class ModelTraining
         var network = new DowntimeNetwork(manifest.Architecture.DowntimeShape());
         var result = Trainer.Train(new DowntimeTrainingTask(network, train, validation, head.TimeWeight), options, progress);
 
-        var predictor = new DowntimePredictor(manifest, network);
-        var times = new float[validation.Count];
-        predictor.PredictBatch([.. validation.SelectMany(s => s.Sequence)], times, new float[validation.Count * horizons.Count]);
-        var squared = validation.Select((s, i) => Math.Pow(times[i] - (s.ScaledTimeToDowntime * targetScale), 2)).Sum();
-        manifest = manifest with
+        var metrics = Metrics(result);
+
+        // A refit may have no validation samples left (they were trained on): then there is no validation RMSE to report.
+        if (validation.Count > 0)
         {
-            ValidationMetrics = new Dictionary<string, double>(Metrics(result)) { ["validation_rmse"] = Math.Sqrt(squared / validation.Count) },
-        };
+            var predictor = new DowntimePredictor(manifest, network);
+            var times = new float[validation.Count];
+            predictor.PredictBatch([.. validation.SelectMany(s => s.Sequence)], times, new float[validation.Count * horizons.Count]);
+            var squared = validation.Select((s, i) => Math.Pow(times[i] - (s.ScaledTimeToDowntime * targetScale), 2)).Sum();
+            metrics["validation_rmse"] = Math.Sqrt(squared / validation.Count);
+        }
+
+        manifest = manifest with { ValidationMetrics = metrics };
         return new TrainedModel<DowntimePredictor>(new DowntimePredictor(manifest, network), ModelArtifact.FromNetwork(manifest, network), result);
     }
 
@@ -170,6 +175,7 @@ internal static class ModelTraining
                     ["plateau_epochs"] = options.PlateauEpochs,
                     ["seed"] = options.Seed,
                     ["validation_fraction"] = options.ValidationFraction,
+                    ["refit"] = options.DecayEpochs is null ? 0 : 1,
                 },
             },
             Features = [.. features],
@@ -215,10 +221,15 @@ internal static class ModelTraining
     {
         var metrics = new Dictionary<string, double>
         {
-            ["validation_loss"] = result.BestValidationLoss,
             ["best_epoch"] = result.BestEpoch,
             ["epochs_run"] = result.EpochsRun,
         };
+
+        // A refit without validation samples has no validation loss (NaN, which JSON cannot carry).
+        if (double.IsFinite(result.BestValidationLoss))
+        {
+            metrics["validation_loss"] = result.BestValidationLoss;
+        }
 
         // Epoch 0 means no epoch beat the initial weights, so there is no training loss that belongs to them.
         if (result.BestEpoch > 0)

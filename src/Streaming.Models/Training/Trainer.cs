@@ -23,8 +23,9 @@ internal interface ITrainingTask
 /// <summary>
 /// Mini-batch training loop: seeded shuffling and LibTorch RNG (dropout, VAE noise), torch.optim.Adam,
 /// clip_grad_norm_, optional learning-rate decay on a plateau, early stopping on validation loss with the best epoch's
-/// weights restored. Runs on the calling
-/// thread with <see cref="TrainingOptions.Threads"/> intra-op threads.
+/// weights restored. With <see cref="TrainingOptions.DecayEpochs"/> set it is a refit instead: exactly
+/// <see cref="TrainingOptions.Epochs"/> epochs, the rate decayed after the listed epochs, the last weights kept.
+/// Runs on the calling thread with <see cref="TrainingOptions.Threads"/> intra-op threads.
 /// </summary>
 internal static class Trainer
 {
@@ -33,7 +34,9 @@ internal static class Trainer
     public static TrainingResult Train(ITrainingTask task, TrainingOptions options, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(task.TrainCount, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(task.ValidationCount, 1);
+        var refit = options.DecayEpochs is not null;
+        if (!refit)
+            ArgumentOutOfRangeException.ThrowIfLessThan(task.ValidationCount, 1);
         TorchRuntime.UseTrainingThreads(options.Threads);
         manual_seed(options.Seed);
         var network = task.Network;
@@ -42,11 +45,15 @@ internal static class Trainer
         var random = new Random(options.Seed);
         var order = Enumerable.Range(0, task.TrainCount).ToArray();
         var batches = (task.TrainCount + options.BatchSize - 1) / options.BatchSize;
+        if (refit)
+            return Refit(task, options, optimizer, parameters, random, order, batches, progress, cancellationToken);
+
         var best = TensorData.Snapshot(network);
         var bestLoss = Validate(task);
         var bestEpoch = 0;
         var trainLosses = new List<double>();
         var validationLosses = new List<double>();
+        var decays = new List<int>();
         var sinceImprovement = 0;
         var epoch = 0;
         var stoppedEarly = false;
@@ -54,40 +61,11 @@ internal static class Trainer
         while (epoch < options.Epochs)
         {
             epoch++;
-            random.Shuffle(order);
-            network.train();
-            var epochLoss = 0.0;
-            for (var batch = 0; batch < batches; batch++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var start = batch * options.BatchSize;
-                var count = Math.Min(options.BatchSize, task.TrainCount - start);
-                double batchLoss;
-                using (new NoCollectionRegion())
-                using (NewDisposeScope())
-                {
-                    optimizer.zero_grad();
-
-                    // Mean over the batch, as a PyTorch loss with reduction="mean" gives.
-                    var loss = task.TrainLosses(order.AsSpan(start, count)).mean();
-                    loss.backward();
-                    if (options.ClipNorm > 0)
-                    {
-                        nn.utils.clip_grad_norm_(parameters, options.ClipNorm);
-                    }
-
-                    optimizer.step();
-                    batchLoss = loss.item<float>();
-                }
-
-                epochLoss += batchLoss * count;
-                progress?.Report(new TrainingProgress(epoch, options.Epochs, batch + 1, batches, batchLoss, null));
-            }
-
+            var epochLoss = TrainEpoch(task, options, optimizer, parameters, random, order, batches, epoch, progress, cancellationToken);
             var validationLoss = Validate(task);
-            trainLosses.Add(epochLoss / task.TrainCount);
+            trainLosses.Add(epochLoss);
             validationLosses.Add(validationLoss);
-            progress?.Report(new TrainingProgress(epoch, options.Epochs, batches, batches, epochLoss / task.TrainCount, validationLoss));
+            progress?.Report(new TrainingProgress(epoch, options.Epochs, batches, batches, epochLoss, validationLoss));
 
             if (validationLoss < bestLoss)
             {
@@ -108,10 +86,8 @@ internal static class Trainer
             }
             else if (options.PlateauEpochs > 0 && sinceImprovement % options.PlateauEpochs == 0)
             {
-                foreach (var group in optimizer.ParamGroups)
-                {
-                    group.LearningRate *= options.PlateauFactor;
-                }
+                Decay(optimizer, options.PlateauFactor);
+                decays.Add(epoch);
             }
         }
 
@@ -122,7 +98,86 @@ internal static class Trainer
         }
 
         network.eval();
-        return new TrainingResult(epoch, bestEpoch, bestLoss, trainLosses, validationLosses, stoppedEarly);
+        return new TrainingResult(epoch, bestEpoch, bestLoss, trainLosses, validationLosses, stoppedEarly, decays);
+    }
+
+    /// <summary>
+    /// The fixed schedule: every epoch runs, the rate decays after the listed epochs (as the first fit's plateau did, so
+    /// epoch e + 1 starts at the same rate as it did there), and the last epoch's weights are the model. Validation
+    /// losses, when there are validation samples, are only recorded; the best epoch is the last.
+    /// </summary>
+    private static TrainingResult Refit(
+        ITrainingTask task, TrainingOptions options, optim.Optimizer optimizer, TorchSharp.Modules.Parameter[] parameters, Random random, int[] order, int batches,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var decayAfter = options.DecayEpochs!.ToHashSet();
+        var trainLosses = new List<double>();
+        var validationLosses = new List<double>();
+        var decays = new List<int>();
+        for (var epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            var epochLoss = TrainEpoch(task, options, optimizer, parameters, random, order, batches, epoch, progress, cancellationToken);
+            double? validationLoss = task.ValidationCount > 0 ? Validate(task) : null;
+            trainLosses.Add(epochLoss);
+            if (validationLoss is { } v)
+                validationLosses.Add(v);
+            progress?.Report(new TrainingProgress(epoch, options.Epochs, batches, batches, epochLoss, validationLoss));
+            if (decayAfter.Contains(epoch))
+            {
+                Decay(optimizer, options.PlateauFactor);
+                decays.Add(epoch);
+            }
+        }
+
+        task.Network.eval();
+        var last = validationLosses.Count > 0 ? validationLosses[^1] : double.NaN;
+        return new TrainingResult(options.Epochs, options.Epochs, last, trainLosses, validationLosses, StoppedEarly: false, decays);
+    }
+
+    /// <summary>One pass over the shuffled training samples; returns the mean per-sample loss.</summary>
+    private static double TrainEpoch(
+        ITrainingTask task, TrainingOptions options, optim.Optimizer optimizer, TorchSharp.Modules.Parameter[] parameters, Random random, int[] order, int batches,
+        int epoch, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        random.Shuffle(order);
+        task.Network.train();
+        var epochLoss = 0.0;
+        for (var batch = 0; batch < batches; batch++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var start = batch * options.BatchSize;
+            var count = Math.Min(options.BatchSize, task.TrainCount - start);
+            double batchLoss;
+            using (new NoCollectionRegion())
+            using (NewDisposeScope())
+            {
+                optimizer.zero_grad();
+
+                // Mean over the batch, as a PyTorch loss with reduction="mean" gives.
+                var loss = task.TrainLosses(order.AsSpan(start, count)).mean();
+                loss.backward();
+                if (options.ClipNorm > 0)
+                {
+                    nn.utils.clip_grad_norm_(parameters, options.ClipNorm);
+                }
+
+                optimizer.step();
+                batchLoss = loss.item<float>();
+            }
+
+            epochLoss += batchLoss * count;
+            progress?.Report(new TrainingProgress(epoch, options.Epochs, batch + 1, batches, batchLoss, null));
+        }
+
+        return epochLoss / task.TrainCount;
+    }
+
+    private static void Decay(optim.Optimizer optimizer, double factor)
+    {
+        foreach (var group in optimizer.ParamGroups)
+        {
+            group.LearningRate *= factor;
+        }
     }
 
     /// <summary>Mean per-sample validation loss, in eval mode without gradients.</summary>

@@ -25,6 +25,15 @@ internal sealed record TrainingOptions
 
     public double PlateauFactor { get; init; } = 0.5;
 
+    /// <summary>
+    /// A refit's fixed schedule (null: the usual validation-driven run). When set, training runs exactly
+    /// <see cref="Epochs"/> epochs and keeps the last epoch's weights: no early stopping, no best-epoch restore, and the
+    /// learning rate is multiplied by <see cref="PlateauFactor"/> after each listed epoch instead of on a validation
+    /// plateau — a first fit's <see cref="TrainingResult.DecayEpochs"/> replayed. Validation samples are optional then
+    /// and only monitored.
+    /// </summary>
+    public IReadOnlyList<int>? DecayEpochs { get; init; }
+
     public int Seed { get; init; } = 42;
 
     /// <summary>Fraction of samples (the most recent ones for time series) held out for validation.</summary>
@@ -43,7 +52,17 @@ internal sealed record TrainingResult(
     double BestValidationLoss,
     IReadOnlyList<double> TrainLoss,
     IReadOnlyList<double> ValidationLoss,
-    bool StoppedEarly);
+    bool StoppedEarly,
+    IReadOnlyList<int> DecayEpochs)
+{
+    /// <summary>
+    /// The options that retrain this run from scratch on more data with the same schedule: <see cref="BestEpoch"/>
+    /// epochs, and the learning rate decayed after the same epochs as here (those before the best epoch; later ones
+    /// never touched the kept weights).
+    /// </summary>
+    public TrainingOptions RefitOptions(TrainingOptions fit) =>
+        fit with { Epochs = BestEpoch, DecayEpochs = [.. DecayEpochs.Where(e => e < BestEpoch)] };
+}
 
 /// <summary>
 /// The downtime predictor's optional parts (<see cref="Networks.DowntimeNetwork"/>; the default is LSTM + head) and the

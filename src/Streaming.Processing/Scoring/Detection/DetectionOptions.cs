@@ -88,6 +88,12 @@ public sealed record DetectionOptions
     /// </summary>
     public int RangeSettledWindows { get; init; } = 1440;
 
+    /// <summary>
+    /// Consecutive windows whose z (signed by the side of the expectation) are also judged together, Stouffer's sum / √k:
+    /// a slide or a dip that keeps every window just under the threshold is then found. 1 judges each window alone.
+    /// </summary>
+    public int SustainedWindows { get; init; } = 2;
+
     /// <summary>Whether the robust baseline's z-score feeds the probability (it always supplies the expected values).</summary>
     public bool UseBaseline { get; init; } = true;
 
@@ -101,6 +107,8 @@ public sealed record DetectionOptions
             throw new ArgumentException($"Detection:Threshold must be an anomaly probability in (0.5, 1), was {Threshold}.");
         if (!(RangeTolerance >= 0))
             throw new ArgumentException($"Detection:RangeTolerance must be zero or positive, was {RangeTolerance}.");
+        if (SustainedWindows is < 1 or > 1000)
+            throw new ArgumentException($"Detection:SustainedWindows must be in [1, 1000], was {SustainedWindows}.");
         if (RangeSettledWindows is < 0 or > 1_000_000)
             throw new ArgumentException($"Detection:RangeSettledWindows must be in [0, 1000000], was {RangeSettledWindows}.");
         Likelihood.Validated();
@@ -109,9 +117,10 @@ public sealed record DetectionOptions
         return this;
     }
 
-    /// <summary>Fixed state per entity × metric with these settings, in bytes.</summary>
-    public long BytesPerMetric =>
-        (Forest.Enabled ? RandomCutForest.BytesFor(Forest.ShingleSize, Forest.Trees, Forest.SampleSize) + AnomalyLikelihood.BytesFor(Likelihood) + Forest.ShingleSize * sizeof(double) : 0)
+    /// <summary>Fixed state per entity × metric with these settings and the level baseline's history length, in bytes.</summary>
+    public long BytesPerMetric(int baselineWindows) =>
+        (baselineWindows + SustainedWindows) * sizeof(double)
+        + (Forest.Enabled ? RandomCutForest.BytesFor(Forest.ShingleSize, Forest.Trees, Forest.SampleSize) + AnomalyLikelihood.BytesFor(Likelihood) + Forest.ShingleSize * sizeof(double) : 0)
         + (UseBaseline ? AnomalyLikelihood.BytesFor(Likelihood) : 0)
         + (Seasonal.Enabled ? SeasonalModel.BytesFor(Seasonal) + (UseBaseline ? AnomalyLikelihood.BytesFor(Likelihood) : 0) : 0);
 }

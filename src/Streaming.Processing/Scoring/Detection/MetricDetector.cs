@@ -12,11 +12,12 @@ public readonly record struct MetricReading(double Tail, double? Expected, doubl
 
 /// <summary>
 /// The online detectors of one entity × metric: the robust baseline's z-score, read against its fixed threshold (the tail
-/// is the alert tail at z = threshold and falls like a normal tail, log tail ∝ z²) and, with <see cref="BaselineCalibration.Likelihood"/>, also
+/// is the alert tail at z = threshold and falls like a normal tail, log tail ∝ z²), alone and combined with the windows
+/// before it (<see cref="SustainedDeviation"/>), and, with <see cref="BaselineCalibration.Likelihood"/>, also
 /// against the stream's own z distribution; where the metric follows a regular cycle (<see cref="SeasonalModel"/>), the
 /// cycle's expectation and residual z take the level baseline's place; a random cut forest over shingles of the window
 /// means (of the residuals, with a cycle), made a probability by its own <see cref="AnomalyLikelihood"/>; and a check
-/// against the range the metric has ever shown. Learns from every window it sees. A new entity is scored from its first
+/// against the range the metric showed before the baseline's history. Learns from every window it sees. A new entity is scored from its first
 /// windows by the baseline while the likelihoods and the cycle learn.
 /// </summary>
 internal sealed partial class MetricDetector
@@ -32,6 +33,7 @@ internal sealed partial class MetricDetector
     // The seasonal residual's z has its own scale, so it is judged against its own history, not the level baseline's.
     private readonly AnomalyLikelihood? _seasonalLikelihood;
     private readonly SeasonalModel? _seasonal;
+    private readonly SustainedDeviation? _sustained;
     private readonly double[] _shingle;
     private readonly double[] _point;
     private int _shingleNext;
@@ -41,6 +43,9 @@ internal sealed partial class MetricDetector
     private long _seen;
     // The window at which the range last grew by at least the tolerance: the range check waits until the range has settled.
     private long _rangeGrewAt;
+    // The last baseline-history windows, not yet part of the range.
+    private readonly double[] _rangeDelay;
+    private int _rangeDelayNext;
 
     public MetricDetector(DetectionOptions options, double baselineThreshold, int baselineWindows, ulong seed)
     {
@@ -50,10 +55,13 @@ internal sealed partial class MetricDetector
         _shingle = new double[forest.ShingleSize];
         _point = new double[forest.ShingleSize];
         _seed = seed;
+        _rangeDelay = new double[Math.Max(1, baselineWindows)];
         if (forest.Enabled)
             StartForest();
         if (options.UseBaseline)
             _baselineLikelihood = new AnomalyLikelihood(options.Likelihood);
+        if (options.SustainedWindows > 1)
+            _sustained = new SustainedDeviation(options.SustainedWindows);
         if (options.Seasonal.Enabled)
         {
             _seasonal = new SeasonalModel(options.Seasonal, baselineWindows);
@@ -100,6 +108,14 @@ internal sealed partial class MetricDetector
             // Like a normal tail, log(tail) falls with z²: at the baseline's threshold it is the alert tail, at half of it a fourth as surprising.
             var ratio = robustZ / _baselineThreshold;
             var fixedTail = Math.Min(0.5, Math.Pow(1 - _options.Threshold, ratio * ratio));
+            if (_sustained is not null)
+            {
+                // The last windows' z on one side of the expectation, combined (Stouffer): two windows each moderately far
+                // out are as much evidence as one √2 times as far. Šidák-corrected, since the window is now tested twice.
+                var combinedRatio = _sustained.Add(value >= (expected ?? value) ? robustZ : -robustZ) / _baselineThreshold;
+                var sustainedTail = Math.Pow(1 - _options.Threshold, combinedRatio * combinedRatio);
+                fixedTail = Math.Min(0.5, Gaussian.SmallestOf(Math.Min(fixedTail, sustainedTail), 2));
+            }
             // Likelihood: a large z must also be unusual for this stream's own z-scores (a cycle makes large z ordinary).
             var tail = _options.Baseline == BaselineCalibration.Likelihood && likelihoodOfZ.IsWarm ? Math.Max(likelihood, fixedTail) : fixedTail;
             smallest = Math.Min(smallest, tail);
@@ -125,7 +141,7 @@ internal sealed partial class MetricDetector
     }
 
     /// <summary>
-    /// A mean beyond everything seen so far, by the tolerance share of the range, is anomalous at the threshold; only once
+    /// A mean beyond everything seen before the level baseline's history, by the tolerance share of that range, is anomalous at the threshold; only once
     /// the range has held for <see cref="DetectionOptions.RangeSettledWindows"/> windows, since a metric still showing its
     /// cycle (a first day of a daily cycle) sets new extremes that are not news.
     /// </summary>
@@ -146,6 +162,15 @@ internal sealed partial class MetricDetector
 
     private void LearnRange(double value)
     {
+        // The range learns a window only once the level baseline's memory has passed it, so a slow descent to new lows is
+        // judged against the range before the descent began, not against the one its own last steps widened (on NAB the
+        // machine-temperature failure's slide and the ambient-temperature fault were missed that way).
+        var delayed = _rangeDelay[_rangeDelayNext];
+        _rangeDelay[_rangeDelayNext] = value;
+        _rangeDelayNext = (_rangeDelayNext + 1) % _rangeDelay.Length;
+        if (_seen < _rangeDelay.Length)
+            return;
+        value = delayed;
         if (_max - _min > 0 && Excess(value) >= _options.RangeTolerance)
             _rangeGrewAt = _seen;
         _min = Math.Min(_min, value);
