@@ -37,7 +37,9 @@ public sealed class SnapshotCoverageTests
         [
             "_options", "_baselineThreshold", "_forest", "_forestLikelihood", "_seed", "_forestPeriod", "_baselineLikelihood", "_seasonalLikelihood",
             "_seasonal", "_shingle", "_point", "_shingleNext", "_shingleCount", "_min", "_max", "_seen", "_rangeGrewAt",
+            "_sustained", "_rangeDelay", "_rangeDelayNext",
         ],
+        ["Streaming.Processing.Scoring.Detection.SustainedDeviation"] = ["_recent", "_next", "_count"],
         [typeof(AnomalyLikelihood).FullName!] =
             ["_options", "_recent", "_history", "_recentSum", "_recentNext", "_recentCount", "_historyNext", "_historyCount", "_sum", "_sumSquares", "_seen"],
         ["Streaming.Processing.Scoring.Detection.SeasonalModel"] =

@@ -46,6 +46,28 @@ public sealed partial class AnomalyLikelihood : IStateSnapshot
     }
 }
 
+internal sealed partial class SustainedDeviation : IStateSnapshot
+{
+    private const uint Tag = 0x53555331; // "SUS1"
+
+    public void WriteState(BinaryWriter writer)
+    {
+        writer.WriteTag(Tag);
+        writer.WriteSpan<double>(_recent);
+        writer.Write(_next);
+        writer.Write(_count);
+    }
+
+    public void ReadState(BinaryReader reader)
+    {
+        reader.ExpectTag(Tag, "sustained deviation");
+        reader.ReadExactly<double>(_recent, "sustained deviation's recent z-scores");
+        _next = reader.ReadInt32();
+        _count = reader.ReadInt32();
+        StateCodec.Check(_next >= 0 && _next < _recent.Length && _count >= 0 && _count <= _recent.Length, "The sustained deviation's positions are out of range.");
+    }
+}
+
 internal sealed partial class SeasonalModel : IStateSnapshot
 {
     private const uint Tag = 0x53534E31; // "SSN1"
@@ -194,6 +216,10 @@ internal sealed partial class MetricDetector : IStateSnapshot
         _seasonalLikelihood?.WriteState(writer);
         writer.Write(_seasonal is not null);
         _seasonal?.WriteState(writer);
+        writer.Write(_sustained is not null);
+        _sustained?.WriteState(writer);
+        writer.WriteSpan<double>(_rangeDelay);
+        writer.Write(_rangeDelayNext);
     }
 
     public void ReadState(BinaryReader reader)
@@ -219,8 +245,12 @@ internal sealed partial class MetricDetector : IStateSnapshot
         ReadOptional(reader, _baselineLikelihood, "baseline likelihood");
         ReadOptional(reader, _seasonalLikelihood, "seasonal likelihood");
         ReadOptional(reader, _seasonal, "seasonal model");
-        StateCodec.Check(_shingleNext >= 0 && _shingleNext < _shingle.Length && _shingleCount >= 0 && _shingleCount <= _shingle.Length,
-            "The shingle's positions are out of range.");
+        ReadOptional(reader, _sustained, "sustained deviation");
+        reader.ReadExactly<double>(_rangeDelay, "range delay");
+        _rangeDelayNext = reader.ReadInt32();
+        StateCodec.Check(_shingleNext >= 0 && _shingleNext < _shingle.Length && _shingleCount >= 0 && _shingleCount <= _shingle.Length
+                         && _rangeDelayNext >= 0 && _rangeDelayNext < _rangeDelay.Length,
+            "The shingle's or the range delay's positions are out of range.");
     }
 
     private static void ReadOptional(BinaryReader reader, IStateSnapshot? part, string what)

@@ -5,7 +5,7 @@ namespace Streaming.Processing.Scoring.Detection;
 /// ordinary combined, while windows that keep falling on the same side of the expectation add up. Zero until k windows
 /// have been seen.
 /// </summary>
-internal sealed class SustainedDeviation(int windows)
+internal sealed partial class SustainedDeviation(int windows)
 {
     private readonly double[] _recent = new double[windows];
     private int _next;
