@@ -16,7 +16,7 @@ namespace Streaming.IntegrationTests;
 public sealed class ProcessorRecoveryTests
 {
     private List<TelemetrySample> _samples = null!;
-    private Outputs _uninterrupted = null!;
+    private ProcessorOutputs _uninterrupted = null!;
 
     [OneTimeSetUp]
     public async Task RunUninterruptedReference()
@@ -35,8 +35,8 @@ public sealed class ProcessorRecoveryTests
         var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("reference"), "reference");
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var task = worker.RunAsync(stop.Token);
-        await WaitForAsync(() => worker.Processed >= _samples.Count, task, stop.Token);
-        _uninterrupted = await ReadOutputsAsync(settings, task, stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => worker.Processed >= _samples.Count, task, stop.Token);
+        _uninterrupted = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
         await stop.CancelAsync();
         await task;
         Assert.That(_uninterrupted.Features, Has.Count.EqualTo(_samples.Select(s => (s.Entity, s.TimestampMs / 60_000)).Distinct().Count()),
@@ -60,8 +60,8 @@ public sealed class ProcessorRecoveryTests
         // Same instance id, so the restarted producer fences the crashed one and aborts its open transaction.
         var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("restarted"), "crash");
         var task = restarted.RunAsync(stop.Token);
-        await WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
-        var outputs = await ReadOutputsAsync(settings, task, stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
+        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
         await stop.CancelAsync();
         await task;
 
@@ -79,14 +79,14 @@ public sealed class ProcessorRecoveryTests
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var first = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("first"), "first");
         var firstTask = first.RunAsync(stop.Token);
-        await WaitForAsync(() => first.Processed >= half, firstTask, stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => first.Processed >= half, firstTask, stop.Token);
         // The second joins mid-stream: partitions move to it with state built by the first, then the rest of the data flows.
         var second = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("second"), "second");
         var secondTask = second.RunAsync(stop.Token);
-        await WaitForAsync(() => second.AssignedPartitions > 0 && first.AssignedPartitions > 0, secondTask, stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => second.AssignedPartitions > 0 && first.AssignedPartitions > 0, secondTask, stop.Token);
         TestStack.Produce(settings.Topics.Telemetry, _samples.Skip(half));
-        await WaitForAsync(() => first.Processed + second.Processed >= _samples.Count, Task.WhenAll(firstTask, secondTask), stop.Token);
-        var outputs = await ReadOutputsAsync(settings, Task.WhenAll(firstTask, secondTask), stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => first.Processed + second.Processed >= _samples.Count, Task.WhenAll(firstTask, secondTask), stop.Token);
+        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, Task.WhenAll(firstTask, secondTask), stop.Token);
         await stop.CancelAsync();
         await Task.WhenAll(firstTask, secondTask);
 
@@ -95,7 +95,7 @@ public sealed class ProcessorRecoveryTests
         AssertSameOutputs(outputs);
     }
 
-    private void AssertSameOutputs(Outputs outputs)
+    private void AssertSameOutputs(ProcessorOutputs outputs)
     {
         Assert.Multiple(() =>
         {
@@ -117,44 +117,5 @@ public sealed class ProcessorRecoveryTests
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
         TestStack.Produce(settings.Topics.Telemetry, _samples is null ? [] : _samples.Take(produceUpTo ?? _samples.Count));
         return settings;
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, Task worker, CancellationToken cancellationToken)
-    {
-        while (!condition())
-        {
-            if (worker.IsFaulted)
-                await worker;
-            if (cancellationToken.IsCancellationRequested)
-                Assert.Fail("The processor did not get through the input in time.");
-            await Task.Delay(100, CancellationToken.None);
-        }
-    }
-
-    private sealed record Outputs(List<string> Features, List<string> Scores, List<string> Alerts);
-
-    /// <summary>Reads the output topics (read_committed) once the idle policy has closed the last windows.</summary>
-    private async Task<Outputs> ReadOutputsAsync(StreamingSettings settings, Task worker, CancellationToken cancellationToken)
-    {
-        var expectedWindows = _samples.Select(s => (s.Entity, s.TimestampMs / 60_000)).Distinct().Count();
-        while (true)
-        {
-            var features = await TestStack.ReadTopicAsync(settings.Topics.Features);
-            if (features.Count >= expectedWindows || cancellationToken.IsCancellationRequested || worker.IsFaulted)
-            {
-                if (worker.IsFaulted)
-                    await worker;
-                var alerts = (await TestStack.ReadTopicAsync(settings.Topics.Alerts)).Select(WithoutDetectionTime).ToList();
-                return new Outputs(features, await TestStack.ReadTopicAsync(settings.Topics.Scores), alerts);
-            }
-            await Task.Delay(500, CancellationToken.None);
-        }
-    }
-
-    /// <summary>detected_at is processing time, the one field a re-run legitimately changes.</summary>
-    private static string WithoutDetectionTime(string json)
-    {
-        var alert = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.AnomalyEvent)!;
-        return JsonSerializer.Serialize(alert with { DetectedAt = DateTimeOffset.UnixEpoch }, ContractsJsonContext.Default.AnomalyEvent);
     }
 }

@@ -18,7 +18,7 @@ namespace Streaming.IntegrationTests;
 public sealed class SnapshotRestoreTests
 {
     private List<TelemetrySample> _samples = null!;
-    private Outputs _uninterrupted = null!;
+    private ProcessorOutputs _uninterrupted = null!;
 
     [OneTimeSetUp]
     public async Task RunUninterruptedReference()
@@ -38,8 +38,8 @@ public sealed class SnapshotRestoreTests
         var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("reference"), "reference");
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var task = worker.RunAsync(stop.Token);
-        await WaitForAsync(() => worker.Processed >= _samples.Count, task, stop.Token);
-        _uninterrupted = await ReadOutputsAsync(settings, task, stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => worker.Processed >= _samples.Count, task, stop.Token);
+        _uninterrupted = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
         await stop.CancelAsync();
         await task;
         Assert.That(_uninterrupted.Alerts, Is.Not.Empty, "the reference run has alerts to compare");
@@ -61,8 +61,8 @@ public sealed class SnapshotRestoreTests
 
         var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("restarted"), "snapcrash");
         var task = restarted.RunAsync(stop.Token);
-        await WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
-        var outputs = await ReadOutputsAsync(settings, task, stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
+        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
         await stop.CancelAsync();
         await task;
 
@@ -92,7 +92,7 @@ public sealed class SnapshotRestoreTests
         {
             var first = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("first"), "alo-first");
             var firstTask = first.RunAsync(firstStop.Token);
-            await WaitForAsync(() => first.Processed >= half, firstTask, stop.Token);
+            await ProcessorRunHarness.WaitForAsync(() => first.Processed >= half, firstTask, stop.Token);
             await firstStop.CancelAsync();
             await firstTask;
             Assert.That(first.SnapshotsWritten, Is.GreaterThan(0));
@@ -101,8 +101,8 @@ public sealed class SnapshotRestoreTests
         TestStack.Produce(settings.Topics.Telemetry, _samples.Skip(half));
         var second = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("second"), "alo-second");
         var task = second.RunAsync(stop.Token);
-        await WaitForAsync(() => second.Processed >= _samples.Count - half, task, stop.Token);
-        var outputs = await ReadOutputsAsync(settings, task, stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => second.Processed >= _samples.Count - half, task, stop.Token);
+        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
         await stop.CancelAsync();
         await task;
 
@@ -130,8 +130,8 @@ public sealed class SnapshotRestoreTests
         var log = new CapturingLogger();
         var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, log, "snapbad");
         var task = restarted.RunAsync(stop.Token);
-        await WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
-        var outputs = await ReadOutputsAsync(settings, task, stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
+        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
         await stop.CancelAsync();
         await task;
 
@@ -175,7 +175,7 @@ public sealed class SnapshotRestoreTests
         Assert.That(producer.Flush(TimeSpan.FromSeconds(30)), Is.Zero);
     }
 
-    private void AssertSameOutputs(Outputs outputs)
+    private void AssertSameOutputs(ProcessorOutputs outputs)
     {
         Assert.Multiple(() =>
         {
@@ -197,43 +197,6 @@ public sealed class SnapshotRestoreTests
         await TestStack.Kafka.EnsureTopicsAsync(settings.Topics.All);
         TestStack.Produce(settings.Topics.Telemetry, _samples is null ? [] : _samples.Take(produceUpTo ?? _samples.Count));
         return settings;
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, Task worker, CancellationToken cancellationToken)
-    {
-        while (!condition())
-        {
-            if (worker.IsFaulted)
-                await worker;
-            if (cancellationToken.IsCancellationRequested)
-                Assert.Fail("The processor did not get through the input in time.");
-            await Task.Delay(100, CancellationToken.None);
-        }
-    }
-
-    private sealed record Outputs(List<string> Features, List<string> Scores, List<string> Alerts);
-
-    private async Task<Outputs> ReadOutputsAsync(StreamingSettings settings, Task worker, CancellationToken cancellationToken)
-    {
-        var expectedWindows = _samples.Select(s => (s.Entity, s.TimestampMs / 60_000)).Distinct().Count();
-        while (true)
-        {
-            var features = await TestStack.ReadTopicAsync(settings.Topics.Features);
-            if (features.Count >= expectedWindows || cancellationToken.IsCancellationRequested || worker.IsFaulted)
-            {
-                if (worker.IsFaulted)
-                    await worker;
-                var alerts = (await TestStack.ReadTopicAsync(settings.Topics.Alerts)).Select(WithoutDetectionTime).ToList();
-                return new Outputs(features, await TestStack.ReadTopicAsync(settings.Topics.Scores), alerts);
-            }
-            await Task.Delay(500, CancellationToken.None);
-        }
-    }
-
-    private static string WithoutDetectionTime(string json)
-    {
-        var alert = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.AnomalyEvent)!;
-        return JsonSerializer.Serialize(alert with { DetectedAt = DateTimeOffset.UnixEpoch }, ContractsJsonContext.Default.AnomalyEvent);
     }
 
     private sealed class CapturingLogger : ILogger
