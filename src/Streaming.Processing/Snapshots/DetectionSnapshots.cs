@@ -269,38 +269,18 @@ public sealed partial class OnlineWindowScorer : IStateSnapshot
     {
         writer.WriteTag(Tag);
         _baseline.WriteState(writer);
-        writer.Write(_entities.Count);
-        foreach (var (entity, metrics) in _entities)
-        {
-            writer.Write(entity);
-            writer.Write(metrics.Count);
-            foreach (var (metric, detector) in metrics)
-            {
-                writer.Write(metric);
-                detector.WriteState(writer);
-            }
-        }
+        writer.WritePerMetric(_entities, detector => detector.WriteState(writer));
     }
 
     public void ReadState(BinaryReader reader)
     {
         reader.ExpectTag(Tag, "online detectors");
         _baseline.ReadState(reader);
-        _entities.Clear();
-        var entities = reader.ReadLength("online detector entities");
-        for (var e = 0; e < entities; e++)
+        reader.ReadPerMetric(_entities, "online detector", (entity, metric) =>
         {
-            var entity = reader.ReadString();
-            var metrics = new Dictionary<string, MetricDetector>(StringComparer.Ordinal);
-            var count = reader.ReadLength("online detector metrics");
-            for (var m = 0; m < count; m++)
-            {
-                var metric = reader.ReadString();
-                var detector = new MetricDetector(_options, _baseline.Threshold, _baselineWindows, SeedOf(entity, metric));
-                detector.ReadState(reader);
-                metrics[metric] = detector;
-            }
-            _entities[entity] = metrics;
-        }
+            var detector = new MetricDetector(_options, _baseline.Threshold, _baselineWindows, SeedOf(entity, metric));
+            detector.ReadState(reader);
+            return detector;
+        });
     }
 }

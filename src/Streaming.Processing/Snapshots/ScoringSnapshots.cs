@@ -11,38 +11,18 @@ public sealed partial class RobustBaselineScorer : IStateSnapshot
     public void WriteState(BinaryWriter writer)
     {
         writer.WriteTag(Tag);
-        writer.Write(_history.Count);
-        foreach (var (entity, metrics) in _history)
-        {
-            writer.Write(entity);
-            writer.Write(metrics.Count);
-            foreach (var (metric, history) in metrics)
-            {
-                writer.Write(metric);
-                history.WriteState(writer);
-            }
-        }
+        writer.WritePerMetric(_history, history => history.WriteState(writer));
     }
 
     public void ReadState(BinaryReader reader)
     {
         reader.ExpectTag(Tag, "robust baseline");
-        _history.Clear();
-        var entities = reader.ReadLength("baseline entities");
-        for (var e = 0; e < entities; e++)
+        reader.ReadPerMetric(_history, "baseline", (_, _) =>
         {
-            var entity = reader.ReadString();
-            var metrics = new Dictionary<string, History>(StringComparer.Ordinal);
-            var count = reader.ReadLength("baseline metrics");
-            for (var m = 0; m < count; m++)
-            {
-                var metric = reader.ReadString();
-                var history = new History(_options.HistoryWindows);
-                history.ReadState(reader);
-                metrics[metric] = history;
-            }
-            _history[entity] = metrics;
-        }
+            var history = new History(_options.HistoryWindows);
+            history.ReadState(reader);
+            return history;
+        });
     }
 
     private sealed partial class History

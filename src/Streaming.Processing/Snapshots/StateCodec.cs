@@ -72,6 +72,41 @@ public static class StateCodec
         reader.ReadInto(destination, what);
     }
 
+    /// <summary>Writes per entity × metric state (the shape every per-metric scorer keeps), each part by <paramref name="write"/>.</summary>
+    public static void WritePerMetric<T>(this BinaryWriter writer, Dictionary<string, Dictionary<string, T>> entities, Action<T> write)
+    {
+        writer.Write(entities.Count);
+        foreach (var (entity, metrics) in entities)
+        {
+            writer.Write(entity);
+            writer.Write(metrics.Count);
+            foreach (var (metric, part) in metrics)
+            {
+                writer.Write(metric);
+                write(part);
+            }
+        }
+    }
+
+    /// <summary>Reads what <see cref="WritePerMetric{T}"/> wrote into <paramref name="entities"/> (cleared first); <paramref name="read"/> builds each part from its entity and metric.</summary>
+    public static void ReadPerMetric<T>(this BinaryReader reader, Dictionary<string, Dictionary<string, T>> entities, string what, Func<string, string, T> read)
+    {
+        entities.Clear();
+        var count = reader.ReadLength($"{what} entities");
+        for (var e = 0; e < count; e++)
+        {
+            var entity = reader.ReadString();
+            var metrics = new Dictionary<string, T>(StringComparer.Ordinal);
+            var metricCount = reader.ReadLength($"{what} metrics");
+            for (var m = 0; m < metricCount; m++)
+            {
+                var metric = reader.ReadString();
+                metrics[metric] = read(entity, metric);
+            }
+            entities[entity] = metrics;
+        }
+    }
+
     private static void ReadInto<T>(this BinaryReader reader, Span<T> destination, string what) where T : unmanaged
     {
         var bytes = MemoryMarshal.AsBytes(destination);
