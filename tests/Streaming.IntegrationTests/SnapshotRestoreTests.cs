@@ -70,7 +70,10 @@ public sealed class SnapshotRestoreTests
         Assert.Multiple(() =>
         {
             Assert.That(restarted.SnapshotsLoaded, Is.GreaterThan(0), "the restart started from snapshots");
-            Assert.That(restarted.SnapshotFallbacks, Is.Zero, "every partition had a usable snapshot");
+            // Which partitions got their first snapshot before the crash depends on how the batches fell; one that had none
+            // yet is replayed in full, which the count below includes. Any other reason for a full replay is a defect.
+            Assert.That(restarted.SnapshotFallbacks, Is.EqualTo(counters.SnapshotFallbacks("missing")),
+                "every partition that had a snapshot restored from it");
             Assert.That(fromSnapshots, Is.GreaterThan(0));
             Assert.That(restarted.Replayed, Is.EqualTo(crashing.Processed - fromSnapshots),
                 "the restart replayed exactly the committed records after each partition's snapshot");
