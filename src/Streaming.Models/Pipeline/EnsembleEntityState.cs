@@ -10,7 +10,7 @@ namespace Streaming.Models.Pipeline;
 /// </summary>
 internal sealed partial class EnsembleEntityState
 {
-    private const int Capacity = 64;
+    public const int Capacity = 64;
     private float[] _ring = [];
     private int _width;
     private int _next;
