@@ -30,7 +30,9 @@ internal static partial class EvalCommand
         {
             Description = "forecaster detectors: save each channel's trained bundle as <models>/<chan> and load it from there when present (skips training)",
         };
-        var epochs = new Option<int>("--epochs") { Description = "forecaster detectors: training epochs per channel (early stopping, patience 3)", DefaultValueFactory = _ => new MslForecasterOptions().Epochs };
+        var epochs = new Option<int>("--epochs") { Description = "forecaster detectors: training epochs per channel (early stopping, patience 10)", DefaultValueFactory = _ => new MslForecasterOptions().Epochs };
+        var hidden = new Option<int>("--hidden") { Description = "forecaster detectors: LSTM hidden size", DefaultValueFactory = _ => new MslForecasterOptions().HiddenSize };
+        var context = new Option<int>("--context") { Description = "forecaster detectors: rows of context per forecast", DefaultValueFactory = _ => new MslForecasterOptions().Context };
         var perChannel = new Option<bool>("--per-channel") { Description = "Also print one row per channel" };
         var json = new Option<bool>("--json") { Description = "Print one JSON summary object on stdout (with per-channel rows) instead of tables" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write <out>/<chan>.csv (row,label,scored,score,is_anomaly) and <out>/summary.json" };
@@ -41,8 +43,8 @@ internal static partial class EvalCommand
             event time, grace 0), column 0 as the metric `value`. One configuration for every channel.
 
             --detector forecaster (the default: it scores best, docs/accuracy.md) first trains, per channel and on its train
-            file only, the models layer's LSTM forecaster (context 50 rows of all 55 columns, hidden 32, one layer, seed 42,
-            one LibTorch thread, early stopping) to predict the value (column 0) of the next row, then scores the test rows
+            file only, the models layer's LSTM forecaster (context 50 rows of all 55 columns, hidden 64, one layer, seed 42,
+            one LibTorch thread, telemanom's 35 epochs with early stopping) to predict the value (column 0) of the next row, then scores the test rows
             with telemanom's thresholding: EWMA-smoothed absolute errors against a nonparametric threshold re-chosen every
             70 rows over the last 2,100 (Hundman et al.'s defaults). The same bundle scores `run` (see docs/accuracy.md).
             --detector forecaster-likelihood keeps the forecaster and scores with the production ensemble's anomaly
@@ -59,7 +61,7 @@ internal static partial class EvalCommand
               streaming eval msl --data ../shared/datasets/msl
               streaming eval msl --data ../shared/datasets/msl --per-channel --out results/msl
               streaming eval msl --data data/SMAP_MSL --spacecraft SMAP --json
-            """) { data, labels, spacecraft, channels, commands, detector, models, epochs, perChannel, json, output };
+            """) { data, labels, spacecraft, channels, commands, detector, models, epochs, hidden, context, perChannel, json, output };
         command.SetAction(parse =>
         {
             if (CliSupport.LoadEvaluationTemplate() is not { } template)
@@ -73,7 +75,7 @@ internal static partial class EvalCommand
                 IncludeCommands = parse.GetValue(commands),
                 Template = template,
                 Detector = ParseMslDetector(parse.GetValue(detector)!),
-                Forecaster = new MslForecasterOptions { ModelsDirectory = parse.GetValue(models)?.FullName, Epochs = parse.GetValue(epochs) },
+                Forecaster = new MslForecasterOptions { ModelsDirectory = parse.GetValue(models)?.FullName, Epochs = parse.GetValue(epochs), HiddenSize = parse.GetValue(hidden), Context = parse.GetValue(context) },
             };
             var progress = new StderrProgress("channels");
             MslEvaluationResult result;

@@ -32,11 +32,6 @@ internal sealed class TelemanomWindowScorer : IWindowScorer
         _bundle = bundle;
         _forecaster = bundle.Instantiate().Forecaster as LstmForecaster
             ?? throw new ArgumentException($"Bundle {bundle.Version} has no LSTM forecaster: telemanom scoring needs one.", nameof(bundle));
-        if (_forecaster.SequenceLength > EnsembleEntityState.Capacity)
-        {
-            throw new ArgumentException($"The forecaster's {_forecaster.SequenceLength} windows exceed the {EnsembleEntityState.Capacity} an entity keeps.", nameof(bundle));
-        }
-
         _options = options.Validated();
         _topContributors = topContributors;
         // Mean residual variance over the predicted features: score × this is the mean squared error on the model's scale.
@@ -49,7 +44,7 @@ internal sealed class TelemanomWindowScorer : IWindowScorer
     {
         if (!_entities.TryGetValue(window.Entity, out var entity))
         {
-            entity = (new EnsembleEntityState(), new DynamicErrorThreshold(_options));
+            entity = (new EnsembleEntityState(_forecaster.SequenceLength), new DynamicErrorThreshold(_options));
             _entities[window.Entity] = entity;
         }
 

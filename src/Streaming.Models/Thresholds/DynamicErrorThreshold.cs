@@ -24,6 +24,9 @@ internal sealed record TelemanomOptions
     /// <summary>Telemanom's floor for errors too small to matter, as a share of the values' 5–95 percentile range (and in value units).</summary>
     public double MinimumErrorShare { get; init; } = 0.05;
 
+    /// <summary>Also flag errors unusually far BELOW their mean, as telemanom does (its errors mirrored about the window mean).</summary>
+    public bool InvertedErrors { get; init; } = true;
+
     public TelemanomOptions Validated()
     {
         if (WindowSize < 2 || EvaluateEvery < 1 || SmoothingFraction <= 0 || ErrorBuffer < 0 || PruningFactor is < 0 or >= 1
@@ -50,8 +53,10 @@ internal readonly record struct ErrorVerdict(double Smoothed, double Threshold, 
 /// 1 - p: a flagged error must exceed it by the share p) and the floor of errors too small to matter; when the window's
 /// errors are small against its values (telemanom's scale check) nothing is flagged. A point's evidence is its smoothed
 /// error over that threshold; the verdict's evidence is the largest of the last <see cref="TelemanomOptions.ErrorBuffer"/>
-/// points' (the error buffer, forward only: online, a flag cannot reach back). Telemanom's search over inverted errors
-/// (drops in error) is left out. Preallocated; no allocation per error.
+/// points' (the error buffer, forward only: online, a flag cannot reach back). With
+/// <see cref="TelemanomOptions.InvertedErrors"/> the same search runs on the errors mirrored about the window's mean
+/// (2·mean − e: drops in error, e.g. a signal that went flat), and a point's evidence is the larger of the two.
+/// Preallocated; no allocation per error.
 /// </summary>
 internal sealed class DynamicErrorThreshold
 {
@@ -64,6 +69,8 @@ internal sealed class DynamicErrorThreshold
     private long _seen;
     private int _sinceEvaluation;
     private double _threshold = double.NaN;
+    private double _invertedThreshold = double.PositiveInfinity;
+    private double _mean;
 
     public DynamicErrorThreshold(TelemanomOptions options)
     {
@@ -94,11 +101,11 @@ internal sealed class DynamicErrorThreshold
 
         if (double.IsNaN(_threshold) || _sinceEvaluation >= _options.EvaluateEvery)
         {
-            _threshold = Evaluate();
+            Evaluate();
             _sinceEvaluation = 0;
         }
 
-        var evidence = double.IsPositiveInfinity(_threshold) ? 0 : smoothed / _threshold;
+        var evidence = Math.Max(Evidence(smoothed, _threshold), Evidence((2 * _mean) - smoothed, _invertedThreshold));
         _evidence[(int)(_seen % _evidence.Length)] = evidence;
         var held = evidence;
         var count = (int)Math.Min(_seen - _options.MinimumErrors + 1, _evidence.Length);
@@ -110,18 +117,44 @@ internal sealed class DynamicErrorThreshold
         return new ErrorVerdict(smoothed, _threshold, held);
     }
 
-    private double Evaluate()
+    /// <summary>Re-chooses the thresholds over the window: for the errors, and for the errors mirrored about their mean.</summary>
+    private void Evaluate()
     {
         var n = (int)Math.Min(_seen, _errors.Length);
         var errors = _errors.AsSpan(0, n);
-        var epsilon = NonparametricThreshold.Find(errors, _options.ErrorBuffer).Epsilon;
-
         var values = _scratch.AsSpan(0, n);
         _values.AsSpan(0, n).CopyTo(values);
         values.Sort();
         var range = Percentile.OfSorted(values, 95) - Percentile.OfSorted(values, 5);
         var valueStd = Std(values);
         var errorStd = Std(errors);
+        double sum = 0;
+        foreach (var e in errors)
+        {
+            sum += e;
+        }
+
+        _mean = sum / n;
+        _threshold = Bound(errors, range, valueStd, errorStd);
+        if (_options.InvertedErrors)
+        {
+            var inverted = _scratch.AsSpan(0, n);
+            for (var i = 0; i < n; i++)
+            {
+                inverted[i] = (2 * _mean) - errors[i];
+            }
+
+            _invertedThreshold = Bound(inverted, range, valueStd, errorStd);
+        }
+    }
+
+    /// <summary>
+    /// The threshold in force over <paramref name="errors"/>: the largest of ε, the pruning bound and the floor; +∞ when
+    /// telemanom's scale check says these errors are too small against the values to flag anything.
+    /// </summary>
+    private double Bound(ReadOnlySpan<double> errors, double range, double valueStd, double errorStd)
+    {
+        var epsilon = NonparametricThreshold.Find(errors, _options.ErrorBuffer).Epsilon;
         var maxError = double.NegativeInfinity;
         var belowMax = 0.0;
         foreach (var e in errors)
@@ -133,7 +166,6 @@ internal sealed class DynamicErrorThreshold
             }
         }
 
-        // Telemanom's scale check: errors tiny against the values' spread (or in absolute terms) flag nothing.
         var share = _options.MinimumErrorShare;
         if (!(errorStd > share * valueStd || maxError > share * range) || !(maxError > share))
         {
@@ -142,6 +174,8 @@ internal sealed class DynamicErrorThreshold
 
         return Math.Max(Math.Max(epsilon, belowMax / (1 - _options.PruningFactor)), share * range);
     }
+
+    private static double Evidence(double error, double threshold) => double.IsPositiveInfinity(threshold) ? 0 : Math.Max(0, error / threshold);
 
     private static double Std(ReadOnlySpan<double> values)
     {
