@@ -33,6 +33,7 @@ internal static partial class EvalCommand
         var epochs = new Option<int>("--epochs") { Description = "forecaster detectors: training epochs per channel (early stopping, patience 10)", DefaultValueFactory = _ => new MslForecasterOptions().Epochs };
         var hidden = new Option<int>("--hidden") { Description = "forecaster detectors: LSTM hidden size", DefaultValueFactory = _ => new MslForecasterOptions().HiddenSize };
         var context = new Option<int>("--context") { Description = "forecaster detectors: rows of context per forecast", DefaultValueFactory = _ => new MslForecasterOptions().Context };
+        var hold = new Option<int?>("--hold") { Description = "forecaster: rows a flag is held after the error that raised it (default: telemanom's error buffer, 100)" };
         var perChannel = new Option<bool>("--per-channel") { Description = "Also print one row per channel" };
         var json = new Option<bool>("--json") { Description = "Print one JSON summary object on stdout (with per-channel rows) instead of tables" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Also write <out>/<chan>.csv (row,label,scored,score,is_anomaly) and <out>/summary.json" };
@@ -61,7 +62,7 @@ internal static partial class EvalCommand
               streaming eval msl --data ../shared/datasets/msl
               streaming eval msl --data ../shared/datasets/msl --per-channel --out results/msl
               streaming eval msl --data data/SMAP_MSL --spacecraft SMAP --json
-            """) { data, labels, spacecraft, channels, commands, detector, models, epochs, hidden, context, perChannel, json, output };
+            """) { data, labels, spacecraft, channels, commands, detector, models, epochs, hidden, context, hold, perChannel, json, output };
         command.SetAction(parse =>
         {
             if (CliSupport.LoadEvaluationTemplate() is not { } template)
@@ -75,7 +76,7 @@ internal static partial class EvalCommand
                 IncludeCommands = parse.GetValue(commands),
                 Template = template,
                 Detector = ParseMslDetector(parse.GetValue(detector)!),
-                Forecaster = new MslForecasterOptions { ModelsDirectory = parse.GetValue(models)?.FullName, Epochs = parse.GetValue(epochs), HiddenSize = parse.GetValue(hidden), Context = parse.GetValue(context) },
+                Forecaster = new MslForecasterOptions { ModelsDirectory = parse.GetValue(models)?.FullName, Epochs = parse.GetValue(epochs), HiddenSize = parse.GetValue(hidden), Context = parse.GetValue(context), Telemanom = new() { Hold = parse.GetValue(hold) } },
             };
             var progress = new StderrProgress("channels");
             MslEvaluationResult result;

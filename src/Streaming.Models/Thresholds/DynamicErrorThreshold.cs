@@ -16,6 +16,15 @@ internal sealed record TelemanomOptions
 
     public int ErrorBuffer { get; init; } = 100;
 
+    /// <summary>
+    /// Rows a flag is held after the error that raised it (the online half of telemanom's ±<see cref="ErrorBuffer"/>
+    /// widening; null: <see cref="ErrorBuffer"/>).
+    /// </summary>
+    public int? Hold { get; init; }
+
+    /// <summary>The hold in force.</summary>
+    public int HoldRows => Hold ?? ErrorBuffer;
+
     public double PruningFactor { get; init; } = 0.13;
 
     /// <summary>Errors seen before the first threshold (telemanom's l_s = 250 history).</summary>
@@ -30,7 +39,7 @@ internal sealed record TelemanomOptions
     public TelemanomOptions Validated()
     {
         if (WindowSize < 2 || EvaluateEvery < 1 || SmoothingFraction <= 0 || ErrorBuffer < 0 || PruningFactor is < 0 or >= 1
-            || MinimumErrors < 2 || MinimumErrors > WindowSize || MinimumErrorShare < 0)
+            || Hold < 0 || MinimumErrors < 2 || MinimumErrors > WindowSize || MinimumErrorShare < 0)
         {
             throw new ArgumentException($"Invalid telemanom settings: {this}.");
         }
@@ -52,7 +61,7 @@ internal readonly record struct ErrorVerdict(double Smoothed, double Threshold, 
 /// errors. The threshold in force is the largest of ε, telemanom's pruning bound (the largest smoothed error below ε over
 /// 1 - p: a flagged error must exceed it by the share p) and the floor of errors too small to matter; when the window's
 /// errors are small against its values (telemanom's scale check) nothing is flagged. A point's evidence is its smoothed
-/// error over that threshold; the verdict's evidence is the largest of the last <see cref="TelemanomOptions.ErrorBuffer"/>
+/// error over that threshold; the verdict's evidence is the largest of the last <see cref="TelemanomOptions.HoldRows"/>
 /// points' (the error buffer, forward only: online, a flag cannot reach back). With
 /// <see cref="TelemanomOptions.InvertedErrors"/> the same search runs on the errors mirrored about the window's mean
 /// (2·mean − e: drops in error, e.g. a signal that went flat), and a point's evidence is the larger of the two.
@@ -79,7 +88,7 @@ internal sealed class DynamicErrorThreshold
         _errors = new double[options.WindowSize];
         _values = new double[options.WindowSize];
         _scratch = new double[options.WindowSize];
-        _evidence = new double[Math.Max(1, options.ErrorBuffer)];
+        _evidence = new double[Math.Max(1, options.HoldRows)];
     }
 
     /// <summary>The threshold in force (NaN before the first evaluation, +∞ while the scale check fails).</summary>
