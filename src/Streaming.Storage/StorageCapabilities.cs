@@ -18,10 +18,13 @@ internal sealed record StorageCapabilities(
 {
     public static readonly StorageCapabilities PlainPostgres = new(null, "none", false, false, false, false, false);
 
+    /// <summary>Each policy job with its last run's status: a policy that exists may still be failing.</summary>
+    public PolicyHealth Policies { get; init; } = PolicyHealth.None;
+
     public override string ToString() =>
         $"timescaledb={TimescaleVersion ?? "absent"} license={License} hypertables={HasHypertables} " +
         $"continuousAggregates={HasContinuousAggregates} refreshPolicies={HasRefreshPolicies} " +
-        $"compression={HasCompression} retentionPolicies={HasRetentionPolicies}";
+        $"compression={HasCompression} retentionPolicies={HasRetentionPolicies} policies=[{Policies.Describe()}]";
 
     internal static async Task<StorageCapabilities> DetectAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
@@ -43,6 +46,7 @@ internal sealed record StorageCapabilities(
                    coalesce((SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'metrics'), false) AS HasCompression,
                    EXISTS (SELECT 1 FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'metrics') AS HasRetentionPolicies
             """;
-        return await connection.QuerySingleAsync<StorageCapabilities>(new CommandDefinition(Sql, new { Version = version }, cancellationToken: cancellationToken));
+        var detected = await connection.QuerySingleAsync<StorageCapabilities>(new CommandDefinition(Sql, new { Version = version }, cancellationToken: cancellationToken));
+        return detected with { Policies = new PolicyHealth(await PolicyJobs.QueryAsync(connection, cancellationToken)) };
     }
 }

@@ -273,6 +273,33 @@ public sealed class HttpIngestTests
     }
 
     [Test]
+    public async Task Readiness_reports_a_failing_storage_policy_job_as_degraded_with_its_reason_and_stays_ready()
+    {
+        var failed = new Storage.PolicyJobStatus(1000, "policy_retention", "metrics", "Failed",
+            new DateTimeOffset(2026, 12, 3, 10, 0, 0, TimeSpan.Zero), 3, new DateTimeOffset(2026, 12, 3, 11, 0, 0, TimeSpan.Zero));
+        await using var api = await ApiUnderTest.StartAsync(extraCheck: new PolicyJobsStub(new Storage.PolicyHealth([failed])));
+
+        using var response = await api.Client.GetAsync("/health/ready");
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a failing policy job degrades storage; the process still serves");
+            Assert.That(json.RootElement.GetProperty("status").GetString(), Is.EqualTo("degraded"));
+            Assert.That(json.RootElement.GetProperty("reasons")[0].GetString(),
+                Does.Contain("retention policy on metrics: last run Failed at 2026-12-03 10:00:00 UTC, 3 failures"));
+        });
+    }
+
+    /// <summary>What StoragePolicyCheck reports, from given job rows (the Apache-only server here can run no policies).</summary>
+    private sealed class PolicyJobsStub(Storage.PolicyHealth health) : IReadinessCheck
+    {
+        public bool OnlyDegrades => true;
+
+        public Task<string?> ProblemAsync(CancellationToken cancellationToken) => Task.FromResult(health.Problem);
+    }
+
+    [Test]
     public async Task Readiness_names_an_unreachable_broker()
     {
         using var nowhere = KafkaCluster.Connect(new KafkaOptions { BootstrapServers = "127.0.0.1:1" });

@@ -15,6 +15,8 @@ namespace Streaming.IntegrationTests;
 /// </summary>
 public sealed class ProcessorRecoveryTests
 {
+    private const short EndTxnApiKey = 26;
+
     private List<TelemetrySample> _samples = null!;
     private ProcessorOutputs _uninterrupted = null!;
 
@@ -93,6 +95,68 @@ public sealed class ProcessorRecoveryTests
         Assert.That(second.Processed, Is.GreaterThan(0), "the second instance took over partitions");
         Assert.That(second.Replayed, Is.GreaterThan(0), "and rebuilt their state from the first instance's committed history");
         AssertSameOutputs(outputs);
+    }
+
+    [Test]
+    public async Task A_fatal_producer_error_at_commit_recreates_the_producer_and_gives_the_output_of_an_uninterrupted_run()
+    {
+        if (TestStack.Kafka.Embedded is not { } embedded)
+        {
+            Assert.Ignore("Needs the embedded mock cluster's request error injection; KAFKA_BOOTSTRAP_SERVERS points at a real cluster.");
+            return;
+        }
+        var settings = await CreateTopicsAsync("fatal");
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        // Three commits go through; the fourth is refused with an error librdkafka treats as fatal (not a fencing), while
+        // later batches are already processed and waiting: they must be dropped and done again from the committed position.
+        embedded.PushRequestErrors(EndTxnApiKey, ErrorCode.NoError, ErrorCode.NoError, ErrorCode.NoError, ErrorCode.TransactionalIdAuthorizationFailed);
+        var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("fatal"), "fatal");
+        var task = worker.RunAsync(stop.Token);
+        // Not Processed: on the mock the failed transaction's records and position stay visible, so its batch is not redone.
+        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(worker.ProducerRecreations, Is.EqualTo(1), "one fatal error, one new producer");
+            Assert.That(counters.ProducerRecreations, Is.EqualTo(1), "counted in streaming_producer_recreations_total");
+            Assert.That(outputs.Features, Is.Unique, "no feature record twice on read_committed");
+        });
+        AssertSameOutputs(outputs);
+    }
+
+    [Test]
+    public async Task A_fenced_producer_stops_the_worker_with_the_fencing_error_and_is_not_recreated()
+    {
+        if (TestStack.Kafka.Embedded is not { } embedded)
+        {
+            Assert.Ignore("Needs the embedded mock cluster's request error injection; KAFKA_BOOTSTRAP_SERVERS points at a real cluster.");
+            return;
+        }
+        var settings = await CreateTopicsAsync("fenced");
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        embedded.PushRequestErrors(EndTxnApiKey, ErrorCode.NoError, ErrorCode.ProducerFenced);
+        var worker = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("fenced"), "fenced");
+        KafkaException? stopped = null;
+        try
+        {
+            await worker.RunAsync(stop.Token);
+        }
+        catch (KafkaException ex)
+        {
+            stopped = ex;
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(stopped?.Error.Code, Is.EqualTo(ErrorCode.Local_Fenced), "the worker stops with the fencing error itself");
+            Assert.That(stop.IsCancellationRequested, Is.False, "it stopped by itself, not by the test's timeout");
+            Assert.That(worker.ProducerRecreations, Is.Zero, "a fenced producer is never recreated to fight the new owner");
+            Assert.That(counters.ProducerRecreations, Is.Zero);
+        });
     }
 
     private void AssertSameOutputs(ProcessorOutputs outputs)

@@ -179,6 +179,7 @@ public sealed partial class PrometheusExpositionTests
         counters.AddSnapshotWritten("processor", 4096);
         counters.AddSnapshotLoaded("processor");
         counters.AddSnapshotFallback("processor", "missing");
+        counters.AddProducerRecreation("processor", "TransactionalIdAuthorizationFailed");
     }
 
     private static (int ExitCode, string Output) RunPromtool(string exposition)

@@ -65,6 +65,37 @@ public sealed class MigrationTests
     }
 
     [Test]
+    public async Task The_policy_job_query_runs_on_the_real_server_and_the_capability_line_names_each_policy_or_says_there_are_none(
+        [Values] bool timescale)
+    {
+        var db = Db(timescale);
+        await using var connection = new NpgsqlConnection(db.ConnectionString);
+        await connection.OpenAsync();
+
+        var jobs = await PolicyJobs.QueryAsync(connection, CancellationToken.None);
+        var caps = Capabilities(timescale);
+
+        Assert.That(caps.Policies.Jobs.Select(j => j.JobId), Is.EqualTo(jobs.Select(j => j.JobId)), "the capabilities carry the jobs the query returns");
+        if (!timescale || caps.License == "apache")
+        {
+            // Plain PostgreSQL and this machine's Apache-only build run no policy jobs; the line says so.
+            Assert.That(jobs, Is.Empty);
+            Assert.That(caps.ToString(), Does.EndWith("policies=[no policy jobs on this server]"));
+            Assert.That(caps.Policies.Problem, Is.Null);
+        }
+        else
+        {
+            // A licensed server (STREAMING_PG): every policy migration 003 created, each with its status.
+            Assert.That(jobs.Select(j => j.ProcName), Does.Contain("policy_retention").And.Contain("policy_refresh_continuous_aggregate"));
+            Assert.That(jobs.Select(j => j.Table), Does.Contain("metrics").And.Contain("metrics_1m"));
+            foreach (var job in caps.Policies.Jobs)
+                Assert.That(caps.ToString(), Does.Contain(job.Describe()));
+        }
+        if (timescale)
+            Assert.That(_timescaleLog.Lines, Has.Some.Contains("policies=["), "the logged capability line reports the policies");
+    }
+
+    [Test]
     public void Capability_check_reports_nothing_on_plain_postgres()
     {
         Assert.That(_plainCapabilities, Is.EqualTo(StorageCapabilities.PlainPostgres));

@@ -71,12 +71,56 @@ public sealed class SeasonalModelTests
         for (var t = 0; t < 576; t++)
             model.Update(Cycle(t, 48, random));
 
-        // t = 576 is the start of a plateau: the cycle expects 80, the metric stays at 20.
+        // t = 576 is the start of a plateau: the cycle expects 80, the metric stays at 20. Its first window could be a turn
+        // one window late (the phase before it is low too), so the second window is where a missing plateau shows.
+        model.Update(20 + random.NextDouble());
         var verdict = model.Update(20 + random.NextDouble());
 
         Assert.That(verdict, Is.Not.Null);
         Assert.That(verdict!.Value.Expected, Is.EqualTo(80).Within(1.5));
         Assert.That(verdict.Value.Z, Is.GreaterThan(20));
+    }
+
+    [Test]
+    public void A_spike_that_comes_one_window_late_is_ordinary_but_a_spike_twice_as_high_is_not()
+    {
+        // An hourly job seen through five-minute windows: one window in twelve is high.
+        var random = new Random(7);
+        var model = new SeasonalModel(Options, levelWindows: 30);
+        double Spike(int t) => (t % 12 == 0 ? 60 : 30) + random.NextDouble();
+        for (var t = 0; t < 600; t++)
+            model.Update(Spike(t));
+        Assert.That(model.Period, Is.EqualTo(12));
+
+        // t = 600 is a spike's phase: this turn the spike comes one window later.
+        var onTime = model.Update(30 + random.NextDouble());
+        var late = model.Update(60 + random.NextDouble());
+        for (var t = 602; t < 612; t++)
+            model.Update(Spike(t));
+        var twiceAsHigh = model.Update(90 + random.NextDouble());
+
+        Assert.That(onTime!.Value.Z, Is.LessThan(5), "the window before a late spike matches the phase before the spike");
+        Assert.That(late!.Value.Z, Is.LessThan(5), "a spike one window late matches the spike's phase");
+        Assert.That(twiceAsHigh!.Value.Z, Is.GreaterThan(20));
+    }
+
+    [Test]
+    public void An_established_cycle_stays_in_use_when_an_incident_makes_the_search_find_its_multiple()
+    {
+        var random = new Random(8);
+        var model = new SeasonalModel(Options, levelWindows: 30);
+        var periods = new List<int>();
+        for (var t = 0; t < 2400; t++)
+        {
+            // One whole cycle 40 below the others spoils the one-turn pairs around it more than the two-turn ones, so the
+            // search finds 96 (before, the model moved to 96, then 192 and 144).
+            var value = Cycle(t, 48, random) - (t is >= 960 and < 1008 ? 40 : 0);
+            model.Update(value);
+            if (t >= 960)
+                periods.Add(model.Period);
+        }
+
+        Assert.That(periods.Distinct(), Is.EqualTo(new[] { 48 }));
     }
 
     [Test]

@@ -43,7 +43,7 @@ public sealed class SnapshotCoverageTests
         [typeof(AnomalyLikelihood).FullName!] =
             ["_options", "_recent", "_history", "_recentSum", "_recentNext", "_recentCount", "_historyNext", "_historyCount", "_sum", "_sumSquares", "_seen"],
         ["Streaming.Processing.Scoring.Detection.SeasonalModel"] =
-            ["_options", "_values", "_capacity", "_next", "_count", "_seen", "_nextEstimate", "_meanAbsoluteResidual", "_levelWindows", "<Period>k__BackingField"],
+            ["_options", "_values", "_capacity", "_next", "_count", "_seen", "_nextEstimate", "_meanAbsoluteResidual", "_confirmations", "_levelWindows", "<Period>k__BackingField"],
         [typeof(RandomCutForest).FullName!] = ["_trees", "_point", "_next", "<Dimensions>k__BackingField", "<SampleSize>k__BackingField", "<Count>k__BackingField"],
         ["Streaming.Processing.Scoring.Detection.RandomCutTree"] =
         [

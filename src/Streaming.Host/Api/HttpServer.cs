@@ -89,12 +89,13 @@ internal sealed partial class HttpServer : IAsyncDisposable
         app.MapGet("/health/live", context => WriteJsonAsync(context, 200, w => w.WriteString("status", "live")));
         app.MapGet("/health/ready", async context =>
         {
-            var problems = await services.Readiness.ProblemsAsync(context.RequestAborted).ConfigureAwait(false);
-            await WriteJsonAsync(context, problems.Count == 0 ? 200 : 503, w =>
+            // Degraded (a storage policy job failing) is still ready: 200, with the reasons listed.
+            var report = await services.Readiness.ReportAsync(context.RequestAborted).ConfigureAwait(false);
+            await WriteJsonAsync(context, report.Problems.Count == 0 ? 200 : 503, w =>
             {
-                w.WriteString("status", problems.Count == 0 ? "ready" : "not_ready");
+                w.WriteString("status", report.Status);
                 w.WriteStartArray("reasons");
-                foreach (var problem in problems)
+                foreach (var problem in report.Problems.Concat(report.Degraded))
                     w.WriteStringValue(problem);
                 w.WriteEndArray();
             }).ConfigureAwait(false);

@@ -206,7 +206,11 @@ internal static class RunCommand
             if (scorerWorker is not null)
                 checks.Add(new StateRestoreCheck(() => scorerWorker.IsRestoring));
             if (runtime is not null)
+            {
                 checks.Add(new DatabaseReadinessCheck(runtime.DataSource));
+                if (runtime.Capabilities.TimescaleVersion is not null)
+                    checks.Add(new StoragePolicyCheck(runtime.DataSource));
+            }
             var api = roles.HasFlag(Roles.Api);
             if (api)
                 counters.SetActiveModel(scorer.Model, scorer.Version);

@@ -9,17 +9,32 @@ namespace Streaming.Host.Operations;
 internal interface IReadinessCheck
 {
     Task<string?> ProblemAsync(CancellationToken cancellationToken);
+
+    /// <summary>True when a problem of this check only degrades the process (still ready, /health/ready says "degraded").</summary>
+    bool OnlyDegrades => false;
+}
+
+/// <summary>What /health/ready reports: reasons it is not ready, and reasons it is ready but degraded.</summary>
+internal sealed record ReadinessReport(IReadOnlyList<string> Problems, IReadOnlyList<string> Degraded)
+{
+    public string Status => Problems.Count > 0 ? "not_ready" : Degraded.Count > 0 ? "degraded" : "ready";
 }
 
 /// <summary>The reasons this process is not ready, empty when it is. Checks run concurrently, each bounded by a timeout.</summary>
 internal sealed class Readiness(IReadOnlyList<IReadinessCheck> checks, TimeSpan timeout)
 {
-    public async Task<IReadOnlyList<string>> ProblemsAsync(CancellationToken cancellationToken)
+    /// <summary>The reasons this process is not ready (degradations excluded).</summary>
+    public async Task<IReadOnlyList<string>> ProblemsAsync(CancellationToken cancellationToken) =>
+        (await ReportAsync(cancellationToken).ConfigureAwait(false)).Problems;
+
+    public async Task<ReadinessReport> ReportAsync(CancellationToken cancellationToken)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(timeout);
-        var results = await Task.WhenAll(checks.Select(c => RunAsync(c, bounded.Token))).ConfigureAwait(false);
-        return results.OfType<string>().ToArray();
+        var results = await Task.WhenAll(checks.Select(async c => (Check: c, Problem: await RunAsync(c, bounded.Token).ConfigureAwait(false)))).ConfigureAwait(false);
+        return new ReadinessReport(
+            [.. results.Where(r => r.Problem is not null && !r.Check.OnlyDegrades).Select(r => r.Problem!)],
+            [.. results.Where(r => r.Problem is not null && r.Check.OnlyDegrades).Select(r => r.Problem!)]);
     }
 
     private async Task<string?> RunAsync(IReadinessCheck check, CancellationToken cancellationToken)
@@ -78,6 +93,28 @@ internal sealed class DatabaseReadinessCheck(NpgsqlDataSource dataSource) : IRea
         {
             // The message names host and port, never the password.
             return $"database unreachable: {ex.Message}";
+        }
+    }
+}
+
+/// <summary>
+/// Degraded (still ready) while a TimescaleDB policy job's last run failed: retention, compression or rollup refreshes are
+/// not happening although the server has the policies (issue 15). The reason names each failing job and when it failed.
+/// </summary>
+internal sealed class StoragePolicyCheck(NpgsqlDataSource dataSource) : IReadinessCheck
+{
+    public bool OnlyDegrades => true;
+
+    public async Task<string?> ProblemAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await Storage.PolicyJobs.ReadHealthAsync(dataSource, cancellationToken).ConfigureAwait(false)).Problem;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            // An unreachable database is DatabaseReadinessCheck's (hard) problem; here only what the jobs report counts.
+            return null;
         }
     }
 }

@@ -36,6 +36,7 @@ internal abstract partial class PartitionWorker<TState>
                     if (BeforePublish is { } hook)
                         Call(nameof(BeforePublish), hook);
                     Publish(producer, batch);
+                    Interlocked.Add(ref _inFlightRecords, -batch.Records);
                     Counters.AddInFlight(Role, -1, -batch.Records);
                     lock (_gate)
                     {
@@ -68,13 +69,15 @@ internal abstract partial class PartitionWorker<TState>
         Interlocked.Add(ref _processed, batch.Records);
         Counters.AddStageRecords(Role, batch.Records);
         _committedBatches++;
+        Volatile.Write(ref _recreationsSinceCommit, 0);
     }
 
     /// <summary>
     /// One transaction for the batch, with Confluent's documented handling: a retriable error repeats the call (librdkafka
     /// resumes it), an error that requires an abort aborts and redoes the whole batch (its outputs are still in memory), both
-    /// within <see cref="TransactionRetryBudget"/> (a broker restart took 22–58 s). A fatal error, or one past the budget,
-    /// aborts what it can and stops the worker: state has absorbed the batch, so a restart rebuilds it from the committed position.
+    /// within <see cref="TransactionRetryBudget"/> (a broker restart took 22–58 s). Any other error, or one past the budget,
+    /// aborts what it can and stops the publisher: state has absorbed the batch, so it is rebuilt from the committed position,
+    /// by a new producer and session when the error is fatal (PartitionWorker.Recovery.cs), else by a restart.
     /// </summary>
     private void PublishInTransaction(IProducer<string?, byte[]> producer, InFlightBatch batch)
     {
@@ -116,12 +119,16 @@ internal abstract partial class PartitionWorker<TState>
                 Interlocked.Increment(ref _transactionRetries);
                 LogTransactionRedone(_logger, Role, attempt, ex.Error.Reason);
                 if (!TryAbortOpenTransaction(producer))
+                {
+                    NoteProducerFailure(ex);
                     throw;
+                }
                 Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(100 * attempt, 2000)));
             }
             catch (KafkaException ex)
             {
-                LogTransactionFailed(_logger, Role, ex.Error.Reason);
+                NoteProducerFailure(ex);
+                LogTransactionFailed(_logger, Role, ex.Error.Code.ToString(), ex.Error.IsFatal, ex.Error.Reason);
                 TryAbortOpenTransaction(producer);
                 throw;
             }
@@ -267,6 +274,11 @@ internal abstract partial class PartitionWorker<TState>
     /// </summary>
     private bool TryAbortOpenTransaction(IProducer<string?, byte[]> producer)
     {
+        if (Volatile.Read(ref _producerFatal) is { } fatal)
+        {
+            LogAbortSkipped(_logger, Role, fatal.Reason);
+            return false;
+        }
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -286,14 +298,15 @@ internal abstract partial class PartitionWorker<TState>
             }
             catch (KafkaException ex)
             {
+                NoteFatal(ex.Error);
                 LogAbortFailed(_logger, Role, ex.Error.Reason);
                 return false;
             }
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The {Role} transaction failed and was aborted: {Reason}")]
-    private static partial void LogTransactionFailed(ILogger logger, string role, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "The {Role} transaction failed with {Code} (fatal: {Fatal}): {Reason}")]
+    private static partial void LogTransactionFailed(ILogger logger, string role, string code, bool fatal, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The {Role} publisher failed: {Reason}")]
     private static partial void LogPublisherFailed(ILogger logger, string role, string reason);

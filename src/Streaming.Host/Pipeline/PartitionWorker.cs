@@ -30,7 +30,8 @@ internal abstract class PartitionWorkerState
 /// Back-pressure: with <c>Processor:MaxInFlightBatches</c> batches in flight the consume loop pauses its partitions and
 /// keeps polling (so heartbeats and rebalances are served) until the publisher is down to half, then resumes them. On a
 /// revoke every in-flight batch is committed before the partitions are given up, so the next owner starts from committed
-/// state. A publish error, or a publisher call stuck past <c>PublisherStallLimit</c>, stops the worker.
+/// state. A fatal producer error recreates the producer and resumes from the committed position (PartitionWorker.Recovery.cs);
+/// any other publish error, a fenced producer, or a publisher call stuck past <c>PublisherStallLimit</c>, stops the worker.
 /// </summary>
 internal abstract partial class PartitionWorker<TState> where TState : PartitionWorkerState
 {
@@ -127,33 +128,22 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
     public Task RunAsync(CancellationToken cancellationToken) =>
         Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private void Run(CancellationToken cancellationToken)
-    {
-        var producerConfig = _kafka.ProducerConfig($"{Role}-{_instanceId}");
-        if (_exactlyOnce)
-            producerConfig.TransactionalId = $"{GroupId}-{_instanceId}";
-        producerConfig.QueueBufferingMaxMessages = 500_000;
-        var producer = new ProducerBuilder<string?, byte[]>(producerConfig)
-            .SetErrorHandler((_, e) => LogKafkaError(_logger, $"{Role} producer", e.Code.ToString(), e.Reason))
-            .Build();
-        try
-        {
-            Run(producer, cancellationToken);
-        }
-        finally
-        {
-            // Disposing a producer while a stuck publisher is inside one of its calls would block here too.
-            if (!_publisherAbandoned)
-                producer.Dispose();
-        }
-    }
-
     private void Run(IProducer<string?, byte[]> producer, CancellationToken cancellationToken)
     {
         var maxInFlight = Settings.Processor.MaxInFlightBatches;
         // Before anything is read: a restarted instance fences its crashed predecessor and aborts its open transaction.
         if (_exactlyOnce)
-            producer.InitTransactions(TimeSpan.FromSeconds(30));
+        {
+            try
+            {
+                producer.InitTransactions(TimeSpan.FromSeconds(30));
+            }
+            catch (KafkaException ex)
+            {
+                NoteProducerFailure(ex);
+                throw;
+            }
+        }
 
         using var consumer = new ConsumerBuilder<string?, byte[]>(_kafka.ConsumerConfig(GroupId, $"{Role}-{_instanceId}"))
             .SetErrorHandler((_, e) => LogKafkaError(_logger, $"{Role} consumer", e.Code.ToString(), e.Reason))
@@ -269,6 +259,7 @@ internal abstract partial class PartitionWorker<TState> where TState : Partition
     private void Enqueue(IConsumer<string?, byte[]> consumer, InFlightBatch batch, int maxInFlight, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _inFlight);
+        Interlocked.Add(ref _inFlightRecords, batch.Records);
         Counters.AddInFlight(Role, 1, batch.Records);
         if (!_channel.Writer.TryWrite(batch))
             throw new InvalidOperationException($"The {Role} publish channel refused a batch with {Volatile.Read(ref _inFlight)} in flight (bound {maxInFlight}).");

@@ -69,6 +69,7 @@ public sealed partial class PipelineCounters : IDisposable
             new HistogramConfiguration { Buckets = DurationBuckets });
         _httpRequests = metrics.CreateCounter("streaming_http_requests_total", "HTTP API requests, by route and status code", "route", "status");
         (_restoreReplayed, _snapshotsWritten, _snapshotBytes, _snapshotsLoaded, _snapshotFallbacks) = CreateRestoreMetrics(metrics);
+        _producerRecreations = CreateProducerMetrics(metrics);
         _pauses = metrics.CreateCounter("streaming_partition_pauses_total",
             "Times a worker paused its partitions because its publisher had MaxInFlightBatches batches in flight, by role", "role");
         ObservedGauge[] observed =

@@ -70,7 +70,7 @@ internal sealed partial class SustainedDeviation : IStateSnapshot
 
 internal sealed partial class SeasonalModel : IStateSnapshot
 {
-    private const uint Tag = 0x53534E31; // "SSN1"
+    private const uint Tag = 0x53534E32; // "SSN2": version 6 added the confirmations count
 
     public void WriteState(BinaryWriter writer)
     {
@@ -83,6 +83,7 @@ internal sealed partial class SeasonalModel : IStateSnapshot
         writer.Write(_nextEstimate);
         writer.Write(_meanAbsoluteResidual);
         writer.Write(Period);
+        writer.Write(_confirmations);
     }
 
     public void ReadState(BinaryReader reader)
@@ -98,7 +99,8 @@ internal sealed partial class SeasonalModel : IStateSnapshot
         _nextEstimate = reader.ReadInt64();
         _meanAbsoluteResidual = reader.ReadDouble();
         Period = reader.ReadInt32();
-        StateCodec.Check(_count == values.Length && _next >= 0 && (_next < capacity || capacity == 0) && Period >= 0 && Period <= _options.MaxPeriod,
+        _confirmations = reader.ReadInt32();
+        StateCodec.Check(_count == values.Length && _next >= 0 && (_next < capacity || capacity == 0) && Period >= 0 && Period <= _options.MaxPeriod && _confirmations >= 0,
             "The seasonal model's positions are out of range.");
     }
 }

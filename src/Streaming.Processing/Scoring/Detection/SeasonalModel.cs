@@ -55,6 +55,8 @@ internal sealed partial class SeasonalModel
     private const int EstimateEvery = 128;
     // Lags searched at block resolution before the peak is refined at full resolution.
     private const int CoarseLags = 128;
+    // Estimates that found the cycle in use again before it counts as established.
+    private const int ConfirmationsToEstablish = 2;
 
     private readonly SeasonalOptions _options;
     // Grows by doubling up to its bound, then is a ring, so a metric that has seen little costs little.
@@ -65,6 +67,7 @@ internal sealed partial class SeasonalModel
     private long _seen;
     private long _nextEstimate;
     private double _meanAbsoluteResidual;
+    private int _confirmations;
 
     private readonly int _levelWindows;
 
@@ -89,23 +92,44 @@ internal sealed partial class SeasonalModel
     public (double Expected, double Z)? Update(double value)
     {
         (double, double)? verdict = null;
-        if (Period > 0 && Expectation(Period) is { } expected)
+        if (Period > 0 && Expectation(Period, 0) is { } expected)
         {
             var residual = Math.Abs(value - expected);
-            // A cycle that repeats exactly has no residual spread at all; a floor relative to the level keeps z finite.
+            // The scale is how well the cycle predicts its own phase; the verdict forgives a turn that comes one window
+            // early or late (an hourly job whose spike crosses a window boundary), so only the expectation nearest the
+            // value is judged. On NAB's cpu_utilization_asg most false positives were such a spike, a window off.
             var sigma = Math.Max(MeanAbsoluteToSigma * _meanAbsoluteResidual, 1e-3 * Math.Max(1.0, Math.Abs(expected)));
-            verdict = (expected, residual / sigma);
+            var (judged, judgedResidual) = (expected, residual);
+            foreach (var shift in (ReadOnlySpan<int>)[-1, 1])
+            {
+                if (Expectation(Period, shift) is { } shifted && Math.Abs(value - shifted) < judgedResidual)
+                    (judged, judgedResidual) = (shifted, Math.Abs(value - shifted));
+            }
+            // A cycle that repeats exactly has no residual spread at all; a floor relative to the level keeps z finite.
+            verdict = (judged, judgedResidual / sigma);
             LearnResidual(residual);
         }
         Remember(value);
         if (++_seen >= _nextEstimate)
         {
-            var period = EstimatePeriod();
+            var period = EstimatePeriod(out var found);
+            // An established cycle stays while the search finds one of its multiples (which correlates whenever the
+            // cycle does): an incident inside the remembered turns spoils more one-turn pairs than multi-turn ones, and
+            // the multiple, failing the acceptance test, would otherwise drop the cycle and make its every turn an alert.
+            // It yields to a multiple only where that predicts better than the cycle has lately (its learned, clipped error;
+            // the one-turn error of the history, which the incident inflates, would not do): nyc_taxi's daily cycle gives
+            // way to the weekly one.
+            if (period != Period && Period > 0 && _confirmations >= ConfirmationsToEstablish && found > 0 && found % Period == 0
+                && (period == 0 || MeanAbsoluteResidualOver(period) >= _meanAbsoluteResidual))
+                period = Period;
             if (period != Period)
             {
                 Period = period;
+                _confirmations = 0;
                 _meanAbsoluteResidual = period > 0 ? MeanAbsoluteResidualOver(period) : 0;
             }
+            else if (period > 0)
+                _confirmations++;
             _nextEstimate = _seen + Math.Max(EstimateEvery, Period);
         }
         return verdict;
@@ -147,15 +171,15 @@ internal sealed partial class SeasonalModel
         return pairs > 0 ? sum / pairs : 0;
     }
 
-    /// <summary>The median of the same phase in the last (up to three) cycles.</summary>
-    private double? Expectation(int period)
+    /// <summary>The median of the same phase (<paramref name="shift"/> windows earlier) in the last (up to three) cycles.</summary>
+    private double? Expectation(int period, int shift)
     {
-        var available = Math.Min(Cycles, _count / period);
+        var available = Math.Min(Cycles, (_count - Math.Max(0, shift)) / period);
         if (available == 0)
             return null;
         Span<double> phases = stackalloc double[Cycles];
         for (var k = 1; k <= available; k++)
-            phases[k - 1] = Back(k * period);
+            phases[k - 1] = Back(k * period + shift);
         var used = phases[..available];
         used.Sort();
         return available == 2 ? (used[0] + used[1]) / 2 : used[available / 2];
@@ -188,8 +212,9 @@ internal sealed partial class SeasonalModel
     /// ~128 lags), then refines around the peak at full resolution, so an estimate costs O(history × 128), not
     /// O(history × MaxPeriod).
     /// </summary>
-    private int EstimatePeriod()
+    private int EstimatePeriod(out int found)
     {
+        found = 0;
         var n = _count;
         // A cycle counts once it has been seen three times over: fewer turns of noise correlate by chance.
         var maxLag = Math.Min(_options.MaxPeriod, n / Cycles);
@@ -216,6 +241,7 @@ internal sealed partial class SeasonalModel
                 if (c > correlation)
                     (lag, correlation) = (candidate, c);
             }
+            found = lag;
             // The cycle is used only where it is regular at full resolution and predicts the metric clearly better than its recent level does.
             if (correlation < _options.MinCorrelation || lag >= maxLag)
                 return 0;
