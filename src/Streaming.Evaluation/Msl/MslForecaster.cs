@@ -63,8 +63,7 @@ internal sealed record MslChannelModel(ModelBundle Bundle, TimeSpan Training, bo
 /// <summary>Trains a channel's forecaster bundle and builds the scorer that streams its test file.</summary>
 internal static class MslForecaster
 {
-    // Two TorchSharp trainings at once failed inside Adam.step ("Unknown scalar type", measured here): channels train one
-    // at a time while other channels' test rows are scored.
+    // Two TorchSharp trainings at once failed inside Adam.step ("Unknown scalar type", measured here): one at a time.
     private static readonly Lock TrainingGate = new();
 
     /// <summary>The bundle's input features, as the replay's metrics: <c>value.mean</c>, <c>cmd_01.mean</c>, ….</summary>
