@@ -36,6 +36,8 @@ internal sealed record MslForecasterOptions
 
     public int HiddenSize { get; init; } = 64;
 
+    public int Layers { get; init; } = 1;
+
     public int Epochs { get; init; } = 35;
 
     public int BatchSize { get; init; } = 70;
@@ -87,7 +89,7 @@ internal static class MslForecaster
         var features = Features(columns);
         // Identity scaling: the data is scaled already, and a one-hot command seen a few times would get a tiny std.
         var identity = new NormalizationStatistics(new float[columns], Enumerable.Repeat(1f, columns).ToArray());
-        var trained = ModelTraining.TrainForecaster(raw, features, options.HiddenSize, 1, options.Context, options.Training,
+        var trained = ModelTraining.TrainForecaster(raw, features, options.HiddenSize, options.Layers, options.Context, options.Training,
             range: new TrainingDataRange($"msl {channel.Name} train", null, null, channel.Train.Rows), outputSize: 1, statistics: identity);
         var version = $"msl-{channel.Name}-s{options.Seed.ToString(CultureInfo.InvariantCulture)}";
         var info = new BundleInfo(version, trained.Artifact.Manifest.CreatedAt, "eval msl --detector forecaster", features, ["forecaster"],

@@ -28,10 +28,11 @@ internal static partial class EvalCommand
         detector.AcceptOnlyFromAmong("online", "forecaster", "forecaster-likelihood");
         var models = new Option<DirectoryInfo?>("--models")
         {
-            Description = "forecaster detectors: save each channel's trained bundle as <models>/<chan> and load it from there when present (skips training)",
+            Description = "forecaster detectors: save each channel's trained bundle as <models>/<chan> and load it from there when present (skips training; a saved bundle is used whatever --hidden/--layers/--context/--epochs say)",
         };
         var epochs = new Option<int>("--epochs") { Description = "forecaster detectors: training epochs per channel (early stopping, patience 10)", DefaultValueFactory = _ => new MslForecasterOptions().Epochs };
         var hidden = new Option<int>("--hidden") { Description = "forecaster detectors: LSTM hidden size", DefaultValueFactory = _ => new MslForecasterOptions().HiddenSize };
+        var layers = new Option<int>("--layers") { Description = "forecaster detectors: stacked LSTM layers", DefaultValueFactory = _ => new MslForecasterOptions().Layers };
         var context = new Option<int>("--context") { Description = "forecaster detectors: rows of context per forecast", DefaultValueFactory = _ => new MslForecasterOptions().Context };
         var hold = new Option<int?>("--hold") { Description = "forecaster: rows a flag is held after the error that raised it (default: telemanom's error buffer, 100)" };
         var perChannel = new Option<bool>("--per-channel") { Description = "Also print one row per channel" };
@@ -65,7 +66,7 @@ internal static partial class EvalCommand
               streaming eval msl --data ../shared/datasets/msl
               streaming eval msl --data ../shared/datasets/msl --per-channel --out results/msl
               streaming eval msl --data data/SMAP_MSL --spacecraft SMAP --json
-            """) { data, labels, spacecraft, channels, commands, detector, models, epochs, hidden, context, hold, perChannel, json, output };
+            """) { data, labels, spacecraft, channels, commands, detector, models, epochs, hidden, layers, context, hold, perChannel, json, output };
         command.SetAction(parse =>
         {
             if (CliSupport.LoadEvaluationTemplate() is not { } template)
@@ -79,7 +80,7 @@ internal static partial class EvalCommand
                 IncludeCommands = parse.GetValue(commands),
                 Template = template,
                 Detector = ParseMslDetector(parse.GetValue(detector)!),
-                Forecaster = new MslForecasterOptions { ModelsDirectory = parse.GetValue(models)?.FullName, Epochs = parse.GetValue(epochs), HiddenSize = parse.GetValue(hidden), Context = parse.GetValue(context), Telemanom = new() { Hold = parse.GetValue(hold) } },
+                Forecaster = new MslForecasterOptions { ModelsDirectory = parse.GetValue(models)?.FullName, Epochs = parse.GetValue(epochs), HiddenSize = parse.GetValue(hidden), Layers = parse.GetValue(layers), Context = parse.GetValue(context), Telemanom = new() { Hold = parse.GetValue(hold) } },
             };
             var progress = new StderrProgress("channels");
             MslEvaluationResult result;
@@ -139,7 +140,7 @@ internal static partial class EvalCommand
         if (forecasting)
         {
             var f = r.Options.Forecaster;
-            Console.WriteLine($"  forecaster: context {f.Context}, hidden {f.HiddenSize}, ≤ {f.Epochs} epochs, seed {f.Seed}, 1 LibTorch thread per channel; training {r.Training.TotalSeconds:F1} s summed over channels ({r.LoadedModels} loaded from --models)");
+            Console.WriteLine($"  forecaster: context {f.Context}, hidden {f.HiddenSize} × {f.Layers} layer(s), ≤ {f.Epochs} epochs, seed {f.Seed}, 1 LibTorch thread per channel; training {r.Training.TotalSeconds:F1} s summed over channels ({r.LoadedModels} loaded from --models)");
         }
         Console.WriteLine($"  unscored test rows (warm-up; counted as not anomalous, score 0): {r.UnscoredRows:N0}; rejected rows: {(r.Rejections.Count == 0 ? "none" : string.Join(", ", r.Rejections.Select(x => $"{x.Key} {x.Value}")))}");
         Console.WriteLine();
