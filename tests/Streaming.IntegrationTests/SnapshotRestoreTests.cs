@@ -153,6 +153,42 @@ public sealed class SnapshotRestoreTests
         AssertSameOutputs(outputs);
     }
 
+    [Test]
+    public async Task Snapshots_written_under_other_detection_settings_are_not_used_and_the_restore_replays_from_the_beginning()
+    {
+        var settings = await CreateTopicsAsync("snapshot-settings", snapshots: true);
+        using var counters = new PipelineCounters();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var crashing = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), "snapsettings")
+        {
+            CrashAfterBatches = 7,
+        };
+        await crashing.RunAsync(stop.Token);
+        Assert.That(crashing.SnapshotsWritten, Is.GreaterThan(0), "snapshots were written before the crash");
+
+        // Another alert threshold: the detectors' state would be read under settings it was not built with.
+        settings.Detection = settings.Detection with { Threshold = 0.9999 };
+        var log = new CapturingLogger();
+        var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, log, "snapsettings");
+        var task = restarted.RunAsync(stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
+        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(restarted.SnapshotsLoaded, Is.Zero);
+            Assert.That(restarted.Replayed, Is.EqualTo(crashing.Processed), "a full replay, as without snapshots");
+            Assert.That(counters.SnapshotFallbacks("settings"), Is.GreaterThan(0), "the partitions with snapshots fell back, counted under 'settings'");
+            Assert.That(counters.SnapshotFallbacks("settings") + counters.SnapshotFallbacks("missing"), Is.EqualTo(restarted.SnapshotFallbacks),
+                "no other reason: a partition without a snapshot yet is 'missing'");
+            Assert.That(log.Lines, Has.Some.Contains("written with other settings"));
+            // Windows and features do not depend on the detection settings, so they still match the uninterrupted run.
+            Assert.That(TestStack.Difference(outputs.Features, _uninterrupted.Features), Is.Empty, "identical feature records, each once");
+        });
+    }
+
     /// <summary>Each partition gets bytes that are no snapshot at all and then, newer, a snapshot header of format version 99.</summary>
     private static void WriteUnusableSnapshots(StreamingSettings settings, int partitions)
     {

@@ -10,11 +10,21 @@ namespace Streaming.Models.Pipeline;
 /// </summary>
 internal sealed partial class EnsembleEntityState
 {
-    private const int Capacity = 64;
+    /// <summary>The ensemble's ring: the last 64 windows (what snapshots store).</summary>
+    public const int DefaultCapacity = 64;
     private float[] _ring = [];
     private int _width;
     private int _next;
     private readonly Dictionary<string, AnomalyLikelihood> _likelihoods = new(StringComparer.Ordinal);
+
+    /// <summary>A ring of <paramref name="capacity"/> windows; the ensemble's (and its snapshots') is <see cref="DefaultCapacity"/>.</summary>
+    public EnsembleEntityState(int capacity = DefaultCapacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Capacity = capacity;
+    }
+
+    public int Capacity { get; }
 
     public int Count { get; private set; }
 

@@ -69,14 +69,15 @@ internal sealed partial class EnsembleWindowScorer : IWindowScorer
     public WindowAssessment? Assess(ClosedWindow window)
     {
         Refresh();
-        var online = _online.Score(window);
+        // An entity's own bundle (Models:Scope=PerEntity) when one is active, the fleet's otherwise.
+        var scoring = OwnBundle(window.Entity) ?? _active;
+        // With BaselineWeight 0 the online detectors only score entities no bundle covers (they are no member then).
+        var online = scoring is null || _options.BaselineWeight > 0 ? _online.Score(window) : null;
         if (!_entities.TryGetValue(window.Entity, out var entity))
         {
             entity = new EnsembleEntityState();
             _entities[window.Entity] = entity;
         }
-        // An entity's own bundle (Models:Scope=PerEntity) when one is active, the fleet's otherwise.
-        var scoring = OwnBundle(window.Entity) ?? _active;
         if (scoring is null)
             return online is null ? null : OnlineWindowScorer.ToAssessment(online, _topContributors);
         if (!ReferenceEquals(entity.ScoredBy, scoring.Bundle) && !entity.AdoptRestored(scoring.Bundle))

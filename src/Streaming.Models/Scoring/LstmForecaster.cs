@@ -9,8 +9,9 @@ namespace Streaming.Models.Scoring;
 
 /// <summary>
 /// Anomaly scorer that forecasts the newest vector of the window from the T-1 before it, so the newest observation
-/// is the one judged. Score = mean over features of (prediction - actual)² / residual variance (the manifest's
-/// ErrorScale, measured on validation data), i.e. about 1 for a typical window; a feature's contribution is its term's share.
+/// is the one judged. Score = mean over the predicted features (the first <see cref="OutputSize"/>; all by default) of
+/// (prediction - actual)² / residual variance (the manifest's ErrorScale, measured on validation data), i.e. about 1 for
+/// a typical window; a feature's contribution is its term's share (0 for input-only features).
 /// Runs the TorchSharp network under no-grad on the calling thread with one intra-op thread; not thread-safe.
 /// </summary>
 internal sealed class LstmForecaster : IAnomalyScorer
@@ -18,6 +19,7 @@ internal sealed class LstmForecaster : IAnomalyScorer
     private readonly ForecasterNetwork network;
     private readonly float[] errorScale;
     private readonly Tensor single;
+    private readonly float[] lastForecast;
     private Tensor? batchInput;
 
     public LstmForecaster(ModelManifest manifest, ForecasterNetwork network)
@@ -26,14 +28,16 @@ internal sealed class LstmForecaster : IAnomalyScorer
         this.network = network;
         network.eval();
         InputSize = network.InputSize;
+        OutputSize = network.OutputSize;
         SequenceLength = network.ContextLength + 1;
-        errorScale = manifest.ErrorScale ?? Enumerable.Repeat(1f, InputSize).ToArray();
-        if (errorScale.Length != InputSize)
+        errorScale = manifest.ErrorScale ?? Enumerable.Repeat(1f, OutputSize).ToArray();
+        if (errorScale.Length != OutputSize)
         {
-            throw new ArgumentException($"ErrorScale has {errorScale.Length} entries for {InputSize} features.", nameof(manifest));
+            throw new ArgumentException($"ErrorScale has {errorScale.Length} entries for {OutputSize} predicted features.", nameof(manifest));
         }
 
         single = empty([1, network.ContextLength, InputSize]).DetachFromDisposeScope();
+        lastForecast = new float[OutputSize];
     }
 
     public ModelManifest Manifest { get; }
@@ -42,13 +46,19 @@ internal sealed class LstmForecaster : IAnomalyScorer
 
     public int SequenceLength { get; }
 
+    /// <summary>The leading features the network predicts (and that the score judges).</summary>
+    public int OutputSize { get; }
+
     public ForecasterNetwork Network => network;
+
+    /// <summary>What the last <see cref="Score"/> call predicted for the predicted features, on the normalised scale.</summary>
+    public ReadOnlySpan<float> LastForecast => lastForecast;
 
     public static LstmForecaster FromArtifact(ModelArtifact artifact)
     {
         ModelLoader.RequireKind(artifact, ModelKind.LstmForecaster);
         var a = artifact.Manifest.Architecture;
-        var network = new ForecasterNetwork(a.InputSize, a.HiddenSize, a.NumLayers, a.SequenceLength - 1);
+        var network = new ForecasterNetwork(a.InputSize, a.HiddenSize, a.NumLayers, a.SequenceLength - 1, a.OutputSize);
         TensorData.Load(artifact.Tensors, network);
         return new LstmForecaster(artifact.Manifest, network);
     }
@@ -61,8 +71,9 @@ internal sealed class LstmForecaster : IAnomalyScorer
         sequence[..split].CopyTo(TensorData.Span(single));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var prediction = network.call(single);
-        TensorPrimitives.Subtract(TensorData.Span(prediction), sequence[split..], perFeatureContribution);
+        var prediction = TensorData.Span(network.call(single));
+        prediction.CopyTo(lastForecast);
+        TensorPrimitives.Subtract(prediction, sequence.Slice(split, OutputSize), perFeatureContribution[..OutputSize]);
         return NormalisedError(perFeatureContribution);
     }
 
@@ -102,17 +113,19 @@ internal sealed class LstmForecaster : IAnomalyScorer
         for (var b = 0; b < batch; b++)
         {
             var contribution = perFeatureContributions.Slice(b * InputSize, InputSize);
-            TensorPrimitives.Subtract(predictions.Slice(b * InputSize, InputSize), sequences.Slice((b * window) + context, InputSize), contribution);
+            TensorPrimitives.Subtract(predictions.Slice(b * OutputSize, OutputSize), sequences.Slice((b * window) + context, OutputSize), contribution[..OutputSize]);
             scores[b] = NormalisedError(contribution);
         }
     }
 
-    /// <summary>Turns prediction errors in place into contributions and returns the score.</summary>
-    private float NormalisedError(Span<float> errors)
+    /// <summary>Turns prediction errors (the first <see cref="OutputSize"/> slots) in place into contributions and returns the score.</summary>
+    private float NormalisedError(Span<float> contributions)
     {
+        var errors = contributions[..OutputSize];
+        contributions[OutputSize..].Clear();
         TensorPrimitives.Multiply(errors, errors, errors);
         TensorPrimitives.Divide(errors, errorScale, errors);
-        var score = TensorPrimitives.Sum<float>(errors) / InputSize;
+        var score = TensorPrimitives.Sum<float>(errors) / OutputSize;
         ScoringGuards.ToShares(errors);
         return score;
     }

@@ -28,6 +28,16 @@ internal sealed record ModelArchitecture
 
     public int LatentSize { get; init; }
 
+    /// <summary>
+    /// Forecaster: how many leading features it predicts (null: all of them). The rest are inputs only, e.g. command
+    /// columns next to the telemetry value (telemanom predicts the value from the value and the commands).
+    /// </summary>
+    public int? OutputSize { get; init; }
+
+    /// <summary>The forecaster's predicted features: <see cref="OutputSize"/>, or every input feature.</summary>
+    [JsonIgnore]
+    public int ForecastSize => OutputSize ?? InputSize;
+
     [JsonConverter(typeof(JsonStringEnumConverter<VaeEncoderKind>))]
     public VaeEncoderKind Encoder { get; init; } = VaeEncoderKind.Lstm;
 

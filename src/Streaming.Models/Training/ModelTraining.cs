@@ -15,6 +15,8 @@ internal static class ModelTraining
     /// <summary>The models layer's version, stamped into every manifest; 2.0.0 is the first on TorchSharp (manifest format 2).</summary>
     public const string Version = "2.0.0";
 
+    private static readonly Lock InitialWeightsGate = new();
+
     /// <summary>Mean and standard deviation per feature of a raw [rows, features] matrix (std floored to avoid dividing by 0).</summary>
     public static NormalizationStatistics ComputeStatistics(ReadOnlySpan<float> raw, int features)
     {
@@ -42,26 +44,38 @@ internal static class ModelTraining
             [.. squares.Select(s => (float)Math.Max(Math.Sqrt(s / rows), 1e-6))]);
     }
 
-    /// <summary>Trains the LSTM forecaster on a raw series [rows, F]; the most recent rows validate and calibrate thresholds.</summary>
+    /// <summary>
+    /// Trains the LSTM forecaster on a raw series [rows, F]; the most recent rows validate and calibrate thresholds.
+    /// <paramref name="outputSize"/> predicts only the first features (null: all); <paramref name="statistics"/> replaces
+    /// the normalisation measured on the training rows (e.g. identity for data already scaled, with one-hot columns whose
+    /// measured std would blow rare values up).
+    /// </summary>
     public static TrainedModel<LstmForecaster> TrainForecaster(
         float[] raw, IReadOnlyList<string> features, int hiddenSize, int numLayers, int contextLength,
-        TrainingOptions options, IProgress<TrainingProgress>? progress = null, TrainingDataRange? range = null)
+        TrainingOptions options, IProgress<TrainingProgress>? progress = null, TrainingDataRange? range = null,
+        int? outputSize = null, NormalizationStatistics? statistics = null)
     {
         var f = features.Count;
         var trainRows = (int)(raw.Length / f * (1 - options.ValidationFraction));
-        var statistics = ComputeStatistics(raw.AsSpan(0, trainRows * f), f);
+        statistics ??= ComputeStatistics(raw.AsSpan(0, trainRows * f), f);
         var manifest = BaseManifest(ModelKind.LstmForecaster, features, statistics, range, options, new ModelArchitecture
         {
             InputSize = f,
             HiddenSize = hiddenSize,
             NumLayers = numLayers,
             SequenceLength = contextLength + 1,
+            OutputSize = outputSize,
         });
         var series = new float[raw.Length];
         manifest.Normalize(raw, series);
 
-        SeedInitialWeights(options);
-        var network = new ForecasterNetwork(f, hiddenSize, numLayers, contextLength);
+        ForecasterNetwork network;
+        // LibTorch's generator is global: concurrent trainings (e.g. one per channel) draw their initial weights in turn.
+        lock (InitialWeightsGate)
+        {
+            SeedInitialWeights(options);
+            network = new ForecasterNetwork(f, hiddenSize, numLayers, contextLength, outputSize);
+        }
         var task = new ForecasterTrainingTask(network, series, options.ValidationFraction);
         var result = Trainer.Train(task, options, progress);
 

@@ -30,7 +30,7 @@ internal sealed class ForecasterTrainingTask : ITrainingTask
 
     public Tensor ValidationLosses(int start, int count) => Losses([.. Enumerable.Range(TrainCount + start, count)]);
 
-    /// <summary>Mean squared validation residual per feature, the forecaster's score normaliser.</summary>
+    /// <summary>Mean squared validation residual per predicted feature, the forecaster's score normaliser.</summary>
     public float[] ValidationResidualVariance()
     {
         network.eval();
@@ -56,16 +56,17 @@ internal sealed class ForecasterTrainingTask : ITrainingTask
     private (Tensor Contexts, Tensor Targets) Batch(int[] indices)
     {
         var f = network.InputSize;
+        var o = network.OutputSize;
         var context = network.ContextLength * f;
         var contexts = new float[indices.Length * context];
-        var targets = new float[indices.Length * f];
+        var targets = new float[indices.Length * o];
         for (var b = 0; b < indices.Length; b++)
         {
             series.AsSpan(indices[b] * f, context).CopyTo(contexts.AsSpan(b * context));
-            series.AsSpan((indices[b] * f) + context, f).CopyTo(targets.AsSpan(b * f));
+            series.AsSpan((indices[b] * f) + context, o).CopyTo(targets.AsSpan(b * o));
         }
 
-        return (TensorData.From(contexts, indices.Length, network.ContextLength, f), TensorData.From(targets, indices.Length, f));
+        return (TensorData.From(contexts, indices.Length, network.ContextLength, f), TensorData.From(targets, indices.Length, o));
     }
 }
 
