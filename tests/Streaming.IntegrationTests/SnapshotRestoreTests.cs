@@ -50,21 +50,12 @@ public sealed class SnapshotRestoreTests
     {
         var settings = await CreateTopicsAsync("snapshot-crash", snapshots: true);
         using var counters = new PipelineCounters();
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var crashing = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), "snapcrash")
-        {
-            CrashAfterBatches = 7,
-        };
-        await crashing.RunAsync(stop.Token);
-        Assert.That(crashing.Processed, Is.GreaterThan(0).And.LessThan(_samples.Count), "the crash came mid-stream");
-        Assert.That(crashing.SnapshotsWritten, Is.GreaterThan(0), "snapshots were written before the crash");
-
-        var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("restarted"), "snapcrash");
-        var task = restarted.RunAsync(stop.Token);
-        await ProcessorRunHarness.WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
-        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
-        await stop.CancelAsync();
-        await task;
+        var (crashing, restarted, outputs) = await CrashThenRestartAsync(settings, counters, "snapcrash", crashAfterBatches: 7,
+            TestStack.Loggers.CreateLogger("restarted"), crashed =>
+            {
+                Assert.That(crashed.Processed, Is.GreaterThan(0).And.LessThan(_samples.Count), "the crash came mid-stream");
+                Assert.That(crashed.SnapshotsWritten, Is.GreaterThan(0), "snapshots were written before the crash");
+            });
 
         var fromSnapshots = restarted.RestoredFrom.Values.Sum();
         Assert.Multiple(() =>
@@ -120,23 +111,12 @@ public sealed class SnapshotRestoreTests
         // A first run without snapshots commits positions, then each partition gets a snapshot record it cannot use.
         var settings = await CreateTopicsAsync("snapshot-bad", snapshots: false);
         using var counters = new PipelineCounters();
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var crashing = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), "snapbad")
-        {
-            CrashAfterBatches = 3,
-        };
-        await crashing.RunAsync(stop.Token);
-        var partitions = TestStack.Kafka.Options.Partitions;
-        WriteUnusableSnapshots(settings, partitions);
-
-        settings.Processor.Snapshots.Enabled = true;
         var log = new CapturingLogger();
-        var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, log, "snapbad");
-        var task = restarted.RunAsync(stop.Token);
-        await ProcessorRunHarness.WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
-        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
-        await stop.CancelAsync();
-        await task;
+        var (crashing, restarted, outputs) = await CrashThenRestartAsync(settings, counters, "snapbad", crashAfterBatches: 3, log, _ =>
+        {
+            WriteUnusableSnapshots(settings, TestStack.Kafka.Options.Partitions);
+            settings.Processor.Snapshots.Enabled = true;
+        });
 
         Assert.Multiple(() =>
         {
@@ -158,23 +138,13 @@ public sealed class SnapshotRestoreTests
     {
         var settings = await CreateTopicsAsync("snapshot-settings", snapshots: true);
         using var counters = new PipelineCounters();
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var crashing = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), "snapsettings")
-        {
-            CrashAfterBatches = 7,
-        };
-        await crashing.RunAsync(stop.Token);
-        Assert.That(crashing.SnapshotsWritten, Is.GreaterThan(0), "snapshots were written before the crash");
-
-        // Another alert threshold: the detectors' state would be read under settings it was not built with.
-        settings.Detection = settings.Detection with { Threshold = 0.9999 };
         var log = new CapturingLogger();
-        var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, log, "snapsettings");
-        var task = restarted.RunAsync(stop.Token);
-        await ProcessorRunHarness.WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
-        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
-        await stop.CancelAsync();
-        await task;
+        var (crashing, restarted, outputs) = await CrashThenRestartAsync(settings, counters, "snapsettings", crashAfterBatches: 7, log, crashed =>
+        {
+            Assert.That(crashed.SnapshotsWritten, Is.GreaterThan(0), "snapshots were written before the crash");
+            // Another alert threshold: the detectors' state would be read under settings it was not built with.
+            settings.Detection = settings.Detection with { Threshold = 0.9999 };
+        });
 
         Assert.Multiple(() =>
         {
@@ -187,6 +157,29 @@ public sealed class SnapshotRestoreTests
             // Windows and features do not depend on the detection settings, so they still match the uninterrupted run.
             Assert.That(TestStack.Difference(outputs.Features, _uninterrupted.Features), Is.Empty, "identical feature records, each once");
         });
+    }
+
+    /// <summary>
+    /// Runs a processor until it crashes after <paramref name="crashAfterBatches"/> batches, lets the test change what the
+    /// restart will find, then runs a second instance of the same group to the end of the input and reads its outputs.
+    /// </summary>
+    private async Task<(ProcessorWorker Crashing, ProcessorWorker Restarted, ProcessorOutputs Outputs)> CrashThenRestartAsync(
+        StreamingSettings settings, PipelineCounters counters, string group, int crashAfterBatches, ILogger restartLog, Action<ProcessorWorker> betweenRuns)
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var crashing = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, TestStack.Loggers.CreateLogger("crashing"), group)
+        {
+            CrashAfterBatches = crashAfterBatches,
+        };
+        await crashing.RunAsync(stop.Token);
+        betweenRuns(crashing);
+        var restarted = new ProcessorWorker(settings, TestStack.Kafka, counters, TimeProvider.System, restartLog, group);
+        var task = restarted.RunAsync(stop.Token);
+        await ProcessorRunHarness.WaitForAsync(() => crashing.Processed + restarted.Processed >= _samples.Count, task, stop.Token);
+        var outputs = await ProcessorRunHarness.ReadOutputsAsync(settings, _samples, task, stop.Token);
+        await stop.CancelAsync();
+        await task;
+        return (crashing, restarted, outputs);
     }
 
     /// <summary>Each partition gets bytes that are no snapshot at all and then, newer, a snapshot header of format version 99.</summary>
