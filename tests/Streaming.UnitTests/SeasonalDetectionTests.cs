@@ -28,12 +28,12 @@ public sealed class SeasonalModelTests
     }
 
     [Test]
-    public void A_cycle_is_in_use_soon_after_its_third_turn()
+    public void A_cycle_is_in_use_before_its_third_turn()
     {
         var random = new Random(6);
         var model = new SeasonalModel(Options, levelWindows: 30);
-        // A 100-window cycle has turned three times at window 300; the model looks again at most 128 windows later.
-        for (var t = 0; t < 400; t++)
+        // A 100-window cycle has turned twice at window 200; the model looks at window 256, before the third turn ends.
+        for (var t = 0; t < 300; t++)
             model.Update(Cycle(t, 100, random));
 
         Assert.That(model.Period, Is.EqualTo(100));

@@ -13,7 +13,7 @@ namespace Streaming.Processing.Scoring.Detection;
 public sealed partial class OnlineWindowScorer : IWindowScorer
 {
     public const string ModelName = "online-detectors";
-    public const string ModelVersion = "6";
+    public const string ModelVersion = "7";
 
     private readonly DetectionOptions _options;
     private readonly RobustBaselineScorer _baseline;

@@ -51,7 +51,7 @@ internal sealed partial class SeasonalModel
     private const int Cycles = 3;
     private const double CorrelationTolerance = 0.02;
     // Windows between estimates of the cycle (or one cycle, if longer): an estimate costs O(history × CoarseLags). 128 rather
-    // than 256: a cycle is used at most 128 windows after its third turn (on NAB the art_daily files' fourth-day rise).
+    // than 256: a cycle is used at most 128 windows after its second turn, before the third day's rise of NAB's art_daily files.
     private const int EstimateEvery = 128;
     // Lags searched at block resolution before the peak is refined at full resolution.
     private const int CoarseLags = 128;
@@ -216,8 +216,10 @@ internal sealed partial class SeasonalModel
     {
         found = 0;
         var n = _count;
-        // A cycle counts once it has been seen three times over: fewer turns of noise correlate by chance.
-        var maxLag = Math.Min(_options.MaxPeriod, n / Cycles);
+        // A cycle counts once it has turned twice, the least that shows a repeat; two turns of noise may correlate by chance,
+        // which the acceptance test (the last turn must predict twice as well as the recent level) is there to catch. Waiting
+        // for a third turn made NAB's art_daily files flag their third day's rise, a cycle already seen twice.
+        var maxLag = Math.Min(_options.MaxPeriod, n / 2);
         if (maxLag < _options.MinPeriod)
             return 0;
         var buffer = ArrayPool<double>.Shared.Rent(n);
