@@ -6,12 +6,14 @@ using Streaming.Processing.Pipeline;
 using Streaming.Processing.Scoring;
 using Streaming.Processing.Windows;
 
-namespace Streaming.IntegrationTests;
+// Outside Streaming.IntegrationTests on purpose: these tests need neither the broker nor the database, so TestStack (that
+// namespace's set-up fixture) does not start them for them.
+namespace Streaming.OfflineTests;
 
 /// <summary>
 /// <c>Models:Scorer</c>: validated at start-up, and with <c>Telemanom</c> the partition processor that <c>run</c> builds
 /// (<see cref="StreamingSettings.ToProcessorSettings(ModelSetProvider)"/>) scores a covered entity by telemanom over its
-/// bundle, explained alerts included, and the others by the online detectors. In memory: no broker, no database.
+/// bundle, explained alerts included, and the others by the online detectors.
 /// </summary>
 public sealed class TelemanomScorerSettingTests
 {
