@@ -104,6 +104,57 @@ public sealed class TelemanomScorerTests
         Assert.That(seen, Is.EqualTo(new[] { OnlineWindowScorer.ModelName }));
     }
 
+    [Test]
+    public void A_telemanom_scorer_restored_mid_stream_scores_the_rest_as_the_original_does()
+    {
+        var models = new ModelSetProvider();
+        models.SetEntityBundles(new Dictionary<string, ModelBundle>(StringComparer.Ordinal) { ["covered"] = _bundle });
+        var random = new Random(11);
+        var windows = Enumerable.Range(0, 300).SelectMany(m => new[]
+        {
+            Window("covered", m, m is >= 250 and < 254 ? 95 : 50 + (5 * Gaussian(random)), 40 + (3 * Gaussian(random))),
+            Window("uncovered", m, 50 + (5 * Gaussian(random)), 40 + (3 * Gaussian(random))),
+        }).ToList();
+        // Cut after minute 199 of 300, before the covered entity's spike.
+        var original = (TelemanomWindowScorer)Scorer(models);
+        foreach (var window in windows.Take(400))
+            original.Assess(window);
+
+        var restored = (TelemanomWindowScorer)Scorer(models);
+        var bytes = Write(original);
+        using (var reader = new BinaryReader(new MemoryStream(bytes), System.Text.Encoding.UTF8))
+            restored.ReadState(reader);
+        Assert.That(Write(restored), Is.EqualTo(bytes), "the restored state writes the same snapshot before any window");
+
+        var expected = windows.Skip(400).Select(w => Describe(original.Assess(w))).ToList();
+        var actual = windows.Skip(400).Select(w => Describe(restored.Assess(w))).ToList();
+        Assert.That(actual, Is.EqualTo(expected));
+        Assert.That(expected.Count(e => e.Contains(TelemanomWindowScorer.ModelName, StringComparison.Ordinal)), Is.EqualTo(100), "scored by telemanom, not warming up");
+        Assert.That(expected.Count(e => e.Contains(OnlineWindowScorer.ModelName, StringComparison.Ordinal)), Is.EqualTo(100));
+
+        // Restored under another version, an entity starts over, as an activation would have made it.
+        models.SetEntityBundles(new Dictionary<string, ModelBundle>(StringComparer.Ordinal)
+        {
+            ["covered"] = new ModelBundle(_bundle.Info with { Version = "tm-3" }, _bundle.Forecaster, null, null),
+        });
+        var other = (TelemanomWindowScorer)Scorer(models);
+        using (var reader = new BinaryReader(new MemoryStream(bytes), System.Text.Encoding.UTF8))
+            other.ReadState(reader);
+        Assert.That(other.Assess(windows[400]), Is.Null, "warming up again");
+    }
+
+    private static byte[] Write(TelemanomWindowScorer scorer)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            scorer.WriteState(writer);
+        return stream.ToArray();
+    }
+
+    private static string Describe(WindowAssessment? a) => a is null
+        ? "warming up"
+        : $"{a.Window.Entity} {a.Window.Bounds} {a.Score:R} {a.Model} {a.ModelVersion} {string.Join(",", a.Contributors)} {string.Join(",", a.Members)}";
+
     private static IWindowScorer Scorer(ModelSetProvider models) => ScorerSelection.Factory(models,
         new ScorerSettings(BundleScorer.Telemanom, new BaselineOptions(), new DetectionOptions(), new EnsembleOptions(), Telemanom, 3))();
 

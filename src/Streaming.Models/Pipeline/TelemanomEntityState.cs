@@ -49,7 +49,7 @@ internal sealed class TelemanomModel
 /// evidence (smoothed error over the threshold in force, held over the error buffer), the threshold 1. Warming up (null)
 /// until a full context and <see cref="TelemanomOptions.MinimumErrors"/> errors were seen.
 /// </summary>
-internal sealed class TelemanomEntityState(TelemanomModel model, TelemanomOptions options)
+internal sealed partial class TelemanomEntityState(TelemanomModel model, TelemanomOptions options)
 {
     private readonly EnsembleEntityState _history = new(model.Forecaster.SequenceLength);
     private readonly DynamicErrorThreshold _threshold = new(options);

@@ -11,9 +11,9 @@ namespace Streaming.Models.Pipeline;
 /// forecaster (<see cref="TelemanomEntityState"/>); an entity no bundle covers, or whose bundle has no LSTM forecaster, by
 /// the online detectors, as the ensemble scores it. A newly activated bundle takes over at the entity's next window, its
 /// history and threshold starting over (another model's errors are on another scale). A shadow candidate is not scored.
-/// Per partition, like every <see cref="IWindowScorer"/>.
+/// Snapshots: <c>TelemanomSnapshots.cs</c>. Per partition, like every <see cref="IWindowScorer"/>.
 /// </summary>
-internal sealed class TelemanomWindowScorer : IWindowScorer
+internal sealed partial class TelemanomWindowScorer : IWindowScorer
 {
     public const string ModelName = "lstm-telemanom";
 
@@ -42,10 +42,11 @@ internal sealed class TelemanomWindowScorer : IWindowScorer
         if (model is null)
         {
             _entities.Remove(window.Entity);
+            _restored.Remove(window.Entity);
             return _online.Score(window) is { } online ? OnlineWindowScorer.ToAssessment(online, _topContributors) : null;
         }
         if (!_entities.TryGetValue(window.Entity, out var entity) || !ReferenceEquals(entity.Model, model))
-            _entities[window.Entity] = entity = new TelemanomEntityState(model, _options);
+            _entities[window.Entity] = entity = Restored(window.Entity, model) ?? new TelemanomEntityState(model, _options);
         return entity.Assess(window, _topContributors);
     }
 

@@ -68,7 +68,7 @@ internal readonly record struct ErrorVerdict(double Smoothed, double Threshold, 
 /// (2·mean − e: drops in error, e.g. a signal that went flat), and a point's evidence is the larger of the two.
 /// Preallocated; no allocation per error.
 /// </summary>
-internal sealed class DynamicErrorThreshold
+internal sealed partial class DynamicErrorThreshold
 {
     private readonly TelemanomOptions _options;
     private readonly ExponentialSmoothing _smoothing;
