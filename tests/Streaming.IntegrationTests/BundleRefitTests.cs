@@ -36,4 +36,19 @@ public sealed class BundleRefitTests
         Assert.That(refit.Info.Metrics["downtime_validation_rmse_minutes"], Is.EqualTo(fit.Info.Metrics["downtime_validation_rmse_minutes"]));
         Assert.That(refit.Forecaster!.Manifest.Normalization.Mean, Is.EqualTo(fit.Forecaster!.Manifest.Normalization.Mean));
     }
+
+    [Test]
+    public void With_one_forecaster_output_the_bundle_forecasts_the_first_metrics_mean_alone_and_telemanom_scores_it()
+    {
+        var data = Data();
+        var settings = new TrainingSettings { Epochs = 1, HiddenSize = 8, SequenceLength = 8, Seed = 1, ForecasterOutputs = 1 };
+        var bundle = BundleTrainer.Train(data, settings, "single", new Progress<StageProgress>());
+
+        var forecaster = bundle.Forecaster!.Manifest;
+        Assert.That(forecaster.Architecture.OutputSize, Is.EqualTo(1));
+        Assert.That(forecaster.Features[0], Is.EqualTo(FleetSimulator.MetricNames[0] + ".mean"), "the first feature is the first metric's mean");
+        Assert.That(Streaming.Models.Pipeline.TelemanomModel.TryLoad(bundle)!.Forecaster.LastForecast.Length, Is.EqualTo(1));
+        Assert.That(() => BundleTrainer.Train(data, new TrainingSettings { Epochs = 1, HiddenSize = 8, SequenceLength = 8, ForecasterOutputs = 10_000 },
+            "too-many", new Progress<StageProgress>()), Throws.InstanceOf<Host.Cli.TrainingDataException>().With.Message.Contains("Training:ForecasterOutputs"));
+    }
 }

@@ -100,18 +100,21 @@ internal static class MslForecaster
         return new MslChannelModel(bundle, started.Elapsed, false);
     }
 
-    /// <summary>The scorer of one channel's processor: telemanom thresholding, or the ensemble with the forecaster alone.</summary>
-    public static Func<IWindowScorer> Scorer(ModelBundle bundle, MslDetector detector, MslForecasterOptions options, ProcessorSettings settings) =>
-        detector switch
+    /// <summary>
+    /// The scorer of one channel's processor, built by the production selection (<c>Models:Scorer</c>) over a model set
+    /// with the channel's bundle active: Telemanom thresholding, or the ensemble with the forecaster alone.
+    /// </summary>
+    public static Func<IWindowScorer> Scorer(ModelBundle bundle, MslDetector detector, MslForecasterOptions options, ProcessorSettings settings)
+    {
+        var scorer = detector switch
         {
-            MslDetector.Forecaster => () => new TelemanomWindowScorer(bundle, options.Telemanom, settings.Alerts.TopContributors),
-            MslDetector.ForecasterLikelihood => () =>
-            {
-                var models = new ModelSetProvider();
-                models.Activate(bundle);
-                return new EnsembleWindowScorer(models, settings.Baseline, settings.Detection,
-                    new EnsembleOptions { BaselineWeight = 0, ForecasterWeight = 1, VaeWeight = 0 }, settings.Alerts.TopContributors);
-            },
+            MslDetector.Forecaster => BundleScorer.Telemanom,
+            MslDetector.ForecasterLikelihood => BundleScorer.Ensemble,
             _ => throw new ArgumentOutOfRangeException(nameof(detector), detector, "Only the forecaster detectors train a bundle."),
         };
+        var models = new ModelSetProvider();
+        models.Activate(bundle);
+        return ScorerSelection.Factory(models, new ScorerSettings(scorer, settings.Baseline, settings.Detection,
+            new EnsembleOptions { BaselineWeight = 0, ForecasterWeight = 1, VaeWeight = 0 }, options.Telemanom, settings.Alerts.TopContributors));
+    }
 }

@@ -51,7 +51,7 @@ internal static partial class EvalCommand
             value (column 0) of the next row, then scores the test rows with telemanom's thresholding: EWMA-smoothed
             absolute errors against a nonparametric threshold re-chosen every 70 rows over the last 2,100, flags held for
             the 100-row error buffer (Hundman et al.'s defaults). --models DIR keeps the trained bundles (ordinary model
-            bundles) and reuses them; `run` does not yet score bundles with this thresholding (docs/accuracy.md).
+            bundles) and reuses them; the scorer is the one `run` builds with Models:Scorer=Telemanom (docs/accuracy.md).
             --detector forecaster-likelihood scores the same forecaster with the production ensemble's anomaly likelihood
             instead; --detector online runs the production default online detectors (no training; --commands applies here).
 

@@ -53,6 +53,11 @@ internal static class RunCommand
               Processor__Scoring=Separate streaming run --role processor      # windows and features only
               Processor__Scoring=Separate streaming run --role scorer         # scores, alerts, predictions
 
+            Scoring uses the registry's active model bundle (hot reload). Models:Scorer=Ensemble (the default) combines the
+            online detectors with the bundle's forecaster and VAE by their anomaly likelihoods; Models:Scorer=Telemanom scores
+            each covered entity by the bundle's LSTM forecaster under telemanom's dynamic error threshold (Telemanom:*).
+            Entities no bundle covers are scored by the online detectors either way.
+
             Processor and scorer pause their partitions while Processor:MaxInFlightBatches (4) processed batches wait for
             their publish transaction, and resume at half, so memory stays bounded when Kafka or the model falls behind.
             """) { role, port, verbose };
@@ -230,7 +235,7 @@ internal static class RunCommand
                 Console.WriteLine($"  Values    {serializers.Describe()}");
             if (scoring)
             {
-                Console.WriteLine($"  Models    {(models!.Active is { } active ? $"ensemble version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");
+                Console.WriteLine($"  Models    {(models!.Active is { } active ? $"{settings.Models.Scorer.ToString().ToLowerInvariant()} over version {active.Version}" : "none active: robust baseline only (`streaming train` makes one)")}");
             }
             if (watcher is not null)
                 workers.Add(("model watcher", watcher.RunAsync(workersStop.Token)));

@@ -28,6 +28,10 @@ internal static class TrainCommand
         {
             Description = "Retrain the downtime predictor on all its samples (validation ones too) for the first fit's best epoch count (Training:RefitDowntime)",
         };
+        var forecasterOutputs = new Option<int?>("--forecaster-outputs")
+        {
+            Description = "Predict only the first N features (1: the first metric's mean, telemanom's single-output forecaster for Models:Scorer=Telemanom; default all; Training:ForecasterOutputs)",
+        };
         var noActivate = new Option<bool>("--no-activate") { Description = "Register as a candidate instead of activating it" };
         var fromDb = new Option<bool>("--from-db") { Description = "Learn from the metrics history in TimescaleDB (the table the sink writes)" };
         var csv = new Option<FileInfo?>("--csv") { Description = "Learn from a recorded file in a format `streaming replay` reads (NAB CSV, C-MAPSS text, telemetry JSON lines)" };
@@ -58,7 +62,7 @@ internal static class TrainCommand
               streaming train --csv data/realKnownCause/machine_temperature_system_failure.csv --metric temperature
               streaming train --from-db --entity db-1   # db-1's own version (Models__Scope=PerEntity uses it)
               streaming train --from-db --per-entity    # every entity with enough history gets its own version
-            """) { entities, days, epochs, seed, refitDowntime, noActivate, fromDb, csv, metric, since, until, entity, perEntityOption };
+            """) { entities, days, epochs, seed, refitDowntime, forecasterOutputs, noActivate, fromDb, csv, metric, since, until, entity, perEntityOption };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var history = parse.GetValue(fromDb) || parse.GetValue(csv) is not null;
@@ -102,6 +106,8 @@ internal static class TrainCommand
                     overrides.Add(new("Training:Seed", s.ToString(CultureInfo.InvariantCulture)));
                 if (parse.GetValue(refitDowntime))
                     overrides.Add(new("Training:RefitDowntime", "true"));
+                if (parse.GetValue(forecasterOutputs) is { } outputs)
+                    overrides.Add(new("Training:ForecasterOutputs", outputs.ToString(CultureInfo.InvariantCulture)));
                 settings = StreamingSettings.Load(overrides);
             }
             catch (OptionsException ex)
@@ -121,7 +127,15 @@ internal static class TrainCommand
                 var activate = !parse.GetValue(noActivate);
                 if (!history)
                 {
-                    await TrainAndRegisterAsync(settings, registry, activate, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await TrainAndRegisterAsync(settings, registry, activate, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (TrainingDataException ex)
+                    {
+                        Console.Error.WriteLine(ex.Message);
+                        return 2;
+                    }
                     return 0;
                 }
                 var query = new HistoryQuery(parse.GetValue(since), parse.GetValue(until), entityNames);

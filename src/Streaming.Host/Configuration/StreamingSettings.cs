@@ -193,6 +193,13 @@ public sealed class ModelSettings
     /// <summary>Fleet: every entity scores with the active fleet version; PerEntity: an entity with its own active version (`train --entity`) uses it.</summary>
     public Modeling.ModelScope Scope { get; set; } = Modeling.ModelScope.Fleet;
 
+    /// <summary>
+    /// How bundles score: Ensemble (the online detectors and the bundle's neural members by their anomaly likelihoods) or
+    /// Telemanom (the bundle's LSTM forecaster under telemanom's dynamic error threshold, settings in <c>Telemanom</c>).
+    /// Either way an entity no bundle covers is scored by the online detectors.
+    /// </summary>
+    public BundleScorer Scorer { get; set; } = BundleScorer.Ensemble;
+
     /// <summary>Optional policy: retrain from the database's history when the drift monitor opens a drift (Models:Retrain:OnDrift).</summary>
     public Modeling.RetrainSettings Retrain { get; set; } = new();
 }
@@ -294,6 +301,9 @@ public sealed class StreamingSettings
     public DemoSettings Demo { get; set; } = new();
     public PredictionOptions Predictions { get; set; } = new();
     public EnsembleOptions Ensemble { get; set; } = new();
+
+    /// <summary>Telemanom's error thresholding, used with <c>Models:Scorer=Telemanom</c> (Hundman et al.'s defaults).</summary>
+    public Streaming.Models.Thresholds.TelemanomOptions Telemanom { get; set; } = new();
     public ModelSettings Models { get; set; } = new();
     public Modeling.TrainingSettings Training { get; set; } = new();
     public Modeling.DriftSettings Drift { get; set; } = new();
@@ -316,11 +326,13 @@ public sealed class StreamingSettings
         ScoreInline = Processor.Scoring == ScoringMode.Inline,
     };
 
-    /// <summary>Processor settings whose partitions score with the ensemble over <paramref name="models"/>.</summary>
+    /// <summary>Processor settings whose partitions score with <c>Models:Scorer</c> over <paramref name="models"/>.</summary>
     internal ProcessorSettings ToProcessorSettings(ModelSetProvider models) => ToProcessorSettings() with
     {
-        ScorerFactory = () => new EnsembleWindowScorer(models, Baseline, Detection, Ensemble, Alerts.TopContributors),
+        ScorerFactory = ScorerSelection.Factory(models, ToScorerSettings()),
     };
+
+    internal ScorerSettings ToScorerSettings() => new(Models.Scorer, Baseline, Detection, Ensemble, Telemanom, Alerts.TopContributors);
 
     /// <summary>Fails at start-up with the setting's name and the fix, never mid-stream.</summary>
     public StreamingSettings Validated()
@@ -331,6 +343,7 @@ public sealed class StreamingSettings
             ToProcessorSettings().Validated();
             Simulator.Validated();
             Ensemble.Validated();
+            Telemanom.Validated();
         }
         catch (ArgumentException ex)
         {
@@ -354,6 +367,8 @@ public sealed class StreamingSettings
             throw new OptionsException("Processor:Scoring", $"must be Inline or Separate, was {Processor.Scoring}");
         if (string.IsNullOrWhiteSpace(Processor.ScorerGroupId) || Processor.ScorerGroupId == Processor.GroupId)
             throw new OptionsException("Processor:ScorerGroupId", "must be a non-empty consumer group distinct from Processor:GroupId");
+        if (!Enum.IsDefined(Models.Scorer))
+            throw new OptionsException("Models:Scorer", $"must be Ensemble or Telemanom, was {Models.Scorer}");
         if (Sink.MaxBatch is < 1 or > 1_000_000)
             throw new OptionsException("Sink:MaxBatch", $"must be 1-1000000, was {Sink.MaxBatch}");
         Http.Validate();

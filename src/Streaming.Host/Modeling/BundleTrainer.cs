@@ -35,6 +35,13 @@ public sealed class TrainingSettings
     /// </summary>
     public bool RefitDowntime { get; set; }
 
+    /// <summary>
+    /// How many of the bundle's leading features the forecaster predicts (null: all of them). The features are the layout's
+    /// (each metric's mean, std and slope, metric by metric), so 1 predicts the first metric's mean alone: telemanom's
+    /// single-output forecaster (Hundman et al.), what <c>Models:Scorer=Telemanom</c> thresholds and <c>eval msl</c> trains.
+    /// </summary>
+    public int? ForecasterOutputs { get; set; }
+
     /// <summary>Fails at start-up with the setting's name and the fix.</summary>
     public void Validate()
     {
@@ -47,6 +54,8 @@ public sealed class TrainingSettings
             throw new OptionsException("Training:Epochs", $"must be at least 1, was {Epochs}");
         if (HiddenSize < 1)
             throw new OptionsException("Training:HiddenSize", $"must be at least 1, was {HiddenSize}");
+        if (ForecasterOutputs < 1)
+            throw new OptionsException("Training:ForecasterOutputs", $"must be at least 1 when set (unset: every feature), was {ForecasterOutputs}");
     }
 }
 
@@ -63,8 +72,10 @@ internal static class BundleTrainer
         var options = new TrainingOptions { Epochs = settings.Epochs, Patience = 3, Seed = settings.Seed, BatchSize = 64 };
         var range = new TrainingDataRange(data.Source, data.From, data.To, data.Windows);
 
+        if (settings.ForecasterOutputs > features.Count)
+            throw new Cli.TrainingDataException($"Training:ForecasterOutputs is {settings.ForecasterOutputs}, more than the {features.Count} features this data gives ({string.Join(", ", features.Take(6))}, ...).");
         var forecaster = ModelTraining.TrainForecaster(matrix, features, settings.HiddenSize, 1, settings.SequenceLength - 1, options,
-            Reporter("forecaster", progress), range);
+            Reporter("forecaster", progress), range, settings.ForecasterOutputs);
         var vae = ModelTraining.TrainVae(matrix, features, VaeEncoderKind.Lstm, settings.SequenceLength, settings.HiddenSize, 8, 4, options,
             Reporter("vae", progress), range);
 

@@ -1,88 +1,74 @@
-using Streaming.Contracts;
-using Streaming.Models.Scoring;
 using Streaming.Models.Thresholds;
 using Streaming.Processing.Scoring;
+using Streaming.Processing.Scoring.Detection;
 using Streaming.Processing.Windows;
 
 namespace Streaming.Models.Pipeline;
 
 /// <summary>
-/// Telemanom (Hundman et al., KDD 2018) on the production path: a bundle's LSTM forecaster predicts each window's
-/// leading features from the windows before it, and the absolute forecast error (root mean square over the predicted
-/// features, on the model's normalised scale) goes through <see cref="DynamicErrorThreshold"/> per entity. The score is
-/// that threshold's evidence (smoothed error over the threshold in force, held over the error buffer), the threshold 1.
-/// An entity is warming up (null) until it has a full context and <see cref="TelemanomOptions.MinimumErrors"/> errors.
-/// Per partition, like every <see cref="IWindowScorer"/>.
+/// <c>Models:Scorer=Telemanom</c>: each entity that an active bundle covers (its own with <c>Models:Scope=PerEntity</c>,
+/// the fleet's otherwise, as <see cref="ModelSetProvider.For"/> picks) is scored by telemanom over that bundle's LSTM
+/// forecaster (<see cref="TelemanomEntityState"/>); an entity no bundle covers, or whose bundle has no LSTM forecaster, by
+/// the online detectors, as the ensemble scores it. A newly activated bundle takes over at the entity's next window, its
+/// history and threshold starting over (another model's errors are on another scale). A shadow candidate is not scored.
+/// Snapshots: <c>TelemanomSnapshots.cs</c>. Per partition, like every <see cref="IWindowScorer"/>.
 /// </summary>
-internal sealed class TelemanomWindowScorer : IWindowScorer
+internal sealed partial class TelemanomWindowScorer : IWindowScorer
 {
     public const string ModelName = "lstm-telemanom";
 
-    private readonly ModelBundle _bundle;
-    private readonly LstmForecaster _forecaster;
+    private readonly ModelSetProvider _models;
     private readonly TelemanomOptions _options;
     private readonly int _topContributors;
-    private readonly double _errorScale;
-    private readonly float[] _scratch;
-    private readonly float[] _shares;
-    private readonly Dictionary<string, (EnsembleEntityState History, DynamicErrorThreshold Threshold)> _entities = new(StringComparer.Ordinal);
+    private readonly OnlineWindowScorer _online;
+    private readonly Dictionary<string, TelemanomEntityState> _entities = new(StringComparer.Ordinal);
+    // Loaded forecasters by bundle version (null: the bundle has no LSTM forecaster), pruned when the active set changes.
+    private readonly Dictionary<string, TelemanomModel?> _loaded = new(StringComparer.Ordinal);
+    private ModelBundle? _seenActive;
+    private IReadOnlyDictionary<string, ModelBundle>? _seenEntityBundles;
 
-    public TelemanomWindowScorer(ModelBundle bundle, TelemanomOptions options, int topContributors)
+    public TelemanomWindowScorer(ModelSetProvider models, BaselineOptions baseline, DetectionOptions detection, TelemanomOptions options, int topContributors)
     {
-        _bundle = bundle;
-        _forecaster = bundle.Instantiate().Forecaster as LstmForecaster
-            ?? throw new ArgumentException($"Bundle {bundle.Version} has no LSTM forecaster: telemanom scoring needs one.", nameof(bundle));
+        _models = models;
         _options = options.Validated();
         _topContributors = topContributors;
-        // Mean residual variance over the predicted features: score × this is the mean squared error on the model's scale.
-        _errorScale = _forecaster.Manifest.ErrorScale is { Length: > 0 } scale ? scale.Average() : 1;
-        _scratch = new float[2 * bundle.Layout.Count * _forecaster.SequenceLength];
-        _shares = new float[bundle.Layout.Count];
+        _online = new OnlineWindowScorer(baseline, detection, topContributors);
     }
 
     public WindowAssessment? Assess(ClosedWindow window)
     {
-        if (!_entities.TryGetValue(window.Entity, out var entity))
+        Prune();
+        var model = _models.For(window.Entity) is { } bundle ? Load(bundle) : null;
+        if (model is null)
         {
-            entity = (new EnsembleEntityState(_forecaster.SequenceLength), new DynamicErrorThreshold(_options));
-            _entities[window.Entity] = entity;
+            _entities.Remove(window.Entity);
+            _restored.Remove(window.Entity);
+            return _online.Score(window) is { } online ? OnlineWindowScorer.ToAssessment(online, _topContributors) : null;
         }
-
-        entity.History.Push(_bundle.Layout, window);
-        var length = _forecaster.SequenceLength;
-        if (entity.History.Count < length)
-        {
-            return null;
-        }
-
-        var manifest = _forecaster.Manifest;
-        var sequence = entity.History.Sequence(length, manifest, _scratch);
-        var score = _forecaster.Score(sequence, _shares);
-        var error = Math.Sqrt(Math.Max(0, score * _errorScale));
-        var value = sequence[(length - 1) * _forecaster.InputSize];
-        if (entity.Threshold.Update(error, value) is not { } verdict)
-        {
-            return null;
-        }
-
-        var contributors = Contributors(window, manifest);
-        var version = manifest.Version;
-        return new WindowAssessment(window, verdict.Evidence, 1, ModelName, _bundle.Version, contributors,
-            [new MemberScore(ModelName, version, verdict.Evidence, 1)]);
+        if (!_entities.TryGetValue(window.Entity, out var entity) || !ReferenceEquals(entity.Model, model))
+            _entities[window.Entity] = entity = Restored(window.Entity, model) ?? new TelemanomEntityState(model, _options);
+        return entity.Assess(window, _topContributors);
     }
 
-    /// <summary>The predicted metrics by share of the squared error, each with the value the forecaster expected.</summary>
-    private Contributor[] Contributors(ClosedWindow window, Serialization.ModelManifest manifest)
+    private TelemanomModel? Load(ModelBundle bundle)
     {
-        var forecast = _forecaster.LastForecast;
-        var count = Math.Min(_topContributors, forecast.Length);
-        var order = Enumerable.Range(0, forecast.Length).OrderByDescending(i => _shares[i]).ThenBy(i => i).Take(count);
-        return [.. order.Select(i =>
-        {
-            var metric = _bundle.Layout.MetricOf(i);
-            var actual = window.Features.FirstOrDefault(f => f.Metric == metric)?.Mean ?? double.NaN;
-            var expected = (_forecaster.LastForecast[i] * manifest.Normalization.Std[i]) + manifest.Normalization.Mean[i];
-            return new Contributor(metric, _shares[i], expected, actual);
-        })];
+        if (!_loaded.TryGetValue(bundle.Version, out var model))
+            _loaded[bundle.Version] = model = TelemanomModel.TryLoad(bundle);
+        return model;
+    }
+
+    /// <summary>After an activation (hot reload), forgets the forecasters of versions no longer active.</summary>
+    private void Prune()
+    {
+        var active = _models.Active;
+        var bundles = _models.EntityBundles;
+        if (ReferenceEquals(active, _seenActive) && ReferenceEquals(bundles, _seenEntityBundles))
+            return;
+        (_seenActive, _seenEntityBundles) = (active, bundles);
+        var versions = new HashSet<string>(bundles.Values.Select(b => b.Version), StringComparer.Ordinal);
+        if (active is not null)
+            versions.Add(active.Version);
+        foreach (var version in _loaded.Keys.Where(v => !versions.Contains(v)).ToList())
+            _loaded.Remove(version);
     }
 }

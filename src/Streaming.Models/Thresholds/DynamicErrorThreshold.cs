@@ -6,7 +6,7 @@ namespace Streaming.Models.Thresholds;
 /// the last <see cref="WindowSize"/> (30 batches of 70), each flagged point is widened by <see cref="ErrorBuffer"/> points,
 /// and a flagged error must stand <see cref="PruningFactor"/> above the largest unflagged one.
 /// </summary>
-internal sealed record TelemanomOptions
+public sealed record TelemanomOptions
 {
     public int WindowSize { get; init; } = 2100;
 
@@ -41,7 +41,8 @@ internal sealed record TelemanomOptions
         if (WindowSize < 2 || EvaluateEvery < 1 || SmoothingFraction <= 0 || ErrorBuffer < 0 || PruningFactor is < 0 or >= 1
             || Hold < 0 || MinimumErrors < 2 || MinimumErrors > WindowSize || MinimumErrorShare < 0)
         {
-            throw new ArgumentException($"Invalid telemanom settings: {this}.");
+            throw new ArgumentException("Telemanom:* must have WindowSize >= 2, EvaluateEvery >= 1, SmoothingFraction > 0, ErrorBuffer >= 0, " +
+                $"PruningFactor in [0, 1), Hold >= 0 when set, MinimumErrors in [2, WindowSize] and MinimumErrorShare >= 0; were {this}.");
         }
 
         return this;
@@ -67,7 +68,7 @@ internal readonly record struct ErrorVerdict(double Smoothed, double Threshold, 
 /// (2·mean − e: drops in error, e.g. a signal that went flat), and a point's evidence is the larger of the two.
 /// Preallocated; no allocation per error.
 /// </summary>
-internal sealed class DynamicErrorThreshold
+internal sealed partial class DynamicErrorThreshold
 {
     private readonly TelemanomOptions _options;
     private readonly ExponentialSmoothing _smoothing;

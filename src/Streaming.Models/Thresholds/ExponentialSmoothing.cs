@@ -24,4 +24,16 @@ internal sealed class ExponentialSmoothing
         _weights = (_weights * _decay) + 1;
         return _weighted / _weights;
     }
+
+    public void WriteState(BinaryWriter writer)
+    {
+        writer.Write(_weighted);
+        writer.Write(_weights);
+    }
+
+    public void ReadState(BinaryReader reader)
+    {
+        _weighted = reader.ReadDouble();
+        _weights = reader.ReadDouble();
+    }
 }
