@@ -46,6 +46,7 @@ public sealed class FeatureVectorJsonTests
                 new MetricValue("cpu_usage", 50 + 30 * random.NextDouble()),
                 new MetricValue("error_rate", random.Next(3) == 0 ? 0 : -random.NextDouble() * 1e-3),
                 new MetricValue("bytes", random.NextInt64(1L << 50)),
+                new MetricValue("temperature", Math.Round(20 + 5 * random.NextDouble(), random.Next(5))),
             ]);
         }
         windows.AdvanceStreamTime(long.MaxValue);
@@ -91,5 +92,72 @@ public sealed class FeatureVectorJsonTests
 
         Assert.That(serializer, Is.SameAs(FeatureVectorJsonSerializer.Instance));
         Assert.That(serializer.Serialize(e), Is.EqualTo(Reference(e)));
+    }
+}
+
+/// <summary>The short-decimal formatter against .NET's own shortest round-trip formatting, on the numbers it takes and the ones it leaves.</summary>
+public sealed class ShortDecimalTests
+{
+    private static string? Formatted(double value)
+    {
+        Span<byte> buffer = stackalloc byte[ShortDecimal.MaxLength];
+        return ShortDecimal.TryFormat(value, buffer, out var written) ? System.Text.Encoding.ASCII.GetString(buffer[..written]) : null;
+    }
+
+    private static string Reference(double value)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(output))
+            writer.WriteNumberValue(value);
+        return System.Text.Encoding.ASCII.GetString(output.WrittenSpan);
+    }
+
+    [TestCase(0.0, "0")]
+    [TestCase(1.0, "1")]
+    [TestCase(-7.0, "-7")]
+    [TestCase(0.0001, "0.0001")]
+    [TestCase(-0.0005, "-0.0005")]
+    [TestCase(47.1234, "47.1234")]
+    [TestCase(0.1, "0.1")]
+    [TestCase(0.3, "0.3")]
+    [TestCase(999999999.9999, "999999999.9999")]
+    [TestCase(123456789012345.0, "123456789012345")]
+    [TestCase(999999999999999.0, "999999999999999")]
+    public void Short_decimals_are_written_as_dotnet_writes_them(double value, string expected)
+    {
+        Assert.That(Reference(value), Is.EqualTo(expected));
+        Assert.That(Formatted(value), Is.EqualTo(expected));
+    }
+
+    [TestCase(-0.0)]
+    [TestCase(1e15)]
+    [TestCase(-1e15)]
+    [TestCase(0.00001)]
+    [TestCase(0.00012)]
+    [TestCase(0.1 + 0.2)]
+    [TestCase(1e9 + 0.5)]
+    [TestCase(double.NaN)]
+    [TestCase(double.PositiveInfinity)]
+    [TestCase(double.NegativeInfinity)]
+    [TestCase(double.Epsilon)]
+    [TestCase(1.0 / 3)]
+    public void Other_numbers_are_left_to_the_writer(double value) => Assert.That(Formatted(value), Is.Null);
+
+    [Test]
+    public void Random_numbers_of_every_shape_are_written_as_dotnet_writes_them_or_left_to_it()
+    {
+        var random = new Random(20261203);
+        var taken = 0;
+        for (var i = 0; i < 300_000; i++)
+        {
+            var scale = Math.Pow(10, random.Next(-6, 16));
+            var value = (random.Next(2) == 0 ? -1 : 1) * random.NextDouble() * scale;
+            value = random.Next(3) switch { 0 => Math.Round(value, random.Next(0, 6)), 1 => Math.Round(value), _ => value };
+            if (Formatted(value) is not { } text)
+                continue;
+            taken++;
+            Assert.That(text, Is.EqualTo(Reference(value)), $"value {value:R}");
+        }
+        Assert.That(taken, Is.GreaterThan(100_000));
     }
 }
