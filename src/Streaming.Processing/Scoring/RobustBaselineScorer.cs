@@ -83,7 +83,8 @@ public sealed partial class RobustBaselineScorer
             perMetric = new Dictionary<string, History>(StringComparer.Ordinal);
             _history[window.Entity] = perMetric;
         }
-        var scores = new List<MetricScore>(window.Features.Length);
+        var scores = new MetricScore[window.Features.Length];
+        var scored = 0;
         Span<double> scratch = stackalloc double[_options.HistoryWindows];
         var best = 0.0;
         foreach (var feature in window.Features)
@@ -99,7 +100,7 @@ public sealed partial class RobustBaselineScorer
                 // A flat history has no spread at all; a floor relative to the level keeps z finite and meaningful.
                 var scale = Math.Max(sigma, 1e-3 * Math.Max(1.0, Math.Abs(median)));
                 var z = Math.Abs(feature.Mean - median) / scale;
-                scores.Add(new MetricScore(feature.Metric, z, median, feature.Mean));
+                scores[scored++] = new MetricScore(feature.Metric, z, median, feature.Mean);
                 best = Math.Max(best, z);
                 // An anomalous value stays out of the reference, so a long incident keeps scoring as one instead of
                 // becoming "normal" halfway; after MaxFrozenWindows in a row the new level is accepted as normal.
@@ -112,7 +113,11 @@ public sealed partial class RobustBaselineScorer
             history.Frozen = 0;
             history.Add(feature.Mean);
         }
-        return scores.Count == 0 ? null : new BaselineScore(window, best, _options.Threshold, scores.ToArray());
+        if (scored == 0)
+            return null;
+        if (scored < scores.Length)
+            Array.Resize(ref scores, scored);
+        return new BaselineScore(window, best, _options.Threshold, scores);
     }
 
     private sealed partial class History(int capacity)
