@@ -15,7 +15,8 @@ namespace Streaming.Pipeline.Bench;
 /// Samples/s through consume → parse → window → features (serialised), side by side with a consume-and-discard reader of
 /// the same topic (the ceiling), in one run against the embedded broker (or KAFKA_BOOTSTRAP_SERVERS).
 ///   dotnet run -c Release --project benchmarks/Streaming.Pipeline.Bench -- [samples] [rounds]
-/// and, with <c>restore</c> first, the processor's state restore: full replay vs snapshot + tail (<see cref="RestoreBench"/>).
+/// and, with <c>restore</c> first, the processor's state restore: full replay vs snapshot + tail (<see cref="RestoreBench"/>);
+/// with <c>inproc</c> first, the processing side alone without a broker, stage by stage (<see cref="InProcessBench"/>).
 /// </summary>
 internal static class Program
 {
@@ -25,6 +26,8 @@ internal static class Program
     {
         if (args.Length > 0 && args[0] == "restore")
             return OperatingSystem.IsWindows() ? 2 : RestoreBench.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "inproc")
+            return InProcessBench.Run(args[1..]);
         var samples = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
         var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
         var bootstrap = Environment.GetEnvironmentVariable("KAFKA_BOOTSTRAP_SERVERS");
@@ -133,8 +136,11 @@ internal static class Program
         return sorted[sorted.Length / 2];
     }
 
-    /// <summary>Serialises every feature vector and score as the worker does before producing, so the cost is counted.</summary>
-    private sealed class SerializingOutput : IProcessorOutput
+    /// <summary>
+    /// Serialises every feature vector (with <see cref="FeatureVectorJson"/>, the worker's JSON features serializer) and
+    /// alert as the worker does before producing, so the cost is counted.
+    /// </summary>
+    internal sealed class SerializingOutput : IProcessorOutput
     {
         public long Bytes { get; private set; }
 
@@ -148,7 +154,7 @@ internal static class Program
         public void WindowClosed(ClosedWindow window)
         {
             var t0 = Stopwatch.GetTimestamp();
-            Bytes += JsonSerializer.SerializeToUtf8Bytes(window.ToEvent(), ContractsJsonContext.Default.FeatureVectorEvent).Length;
+            Bytes += FeatureVectorJson.ToUtf8(window.ToEvent()).Length;
             SerializeTicks += Stopwatch.GetTimestamp() - t0;
         }
 

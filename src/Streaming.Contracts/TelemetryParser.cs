@@ -49,9 +49,44 @@ public static partial class TelemetryParser
             return Reject(out rejection, RejectionReason.TooLarge, $"record is {utf8Json.Length} bytes; the limit is {limits.MaxBytes}");
         if (!utf8Json.IsEmpty && utf8Json[0] == 0)
             return TryParseAvro(utf8Json, limits, now, out sample, out rejection);
+        if (!TryParseJson(utf8Json, limits, now, out var entity, out var timestampMs, out var tags, out rejection))
+            return false;
+        sample = new TelemetrySample(entity, timestampMs, t_metrics!.ToArray(), tags);
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryParse(ReadOnlySpan{byte}, TelemetryLimits, DateTimeOffset, out TelemetrySample?, out Rejection)"/>
+    /// without a sample object, for a caller that uses the readings at once (the partition processor): the same verdict
+    /// and rejection, with <paramref name="metrics"/> in a per-thread buffer that the next parse on this thread overwrites.
+    /// Tags are checked but not returned.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> utf8Json, TelemetryLimits limits, DateTimeOffset now,
+        out string entity, out long timestampMs, out ReadOnlySpan<MetricValue> metrics, out Rejection rejection)
+    {
+        (entity, timestampMs) = ("", 0);
+        metrics = default;
+        if (utf8Json.Length > limits.MaxBytes || (!utf8Json.IsEmpty && utf8Json[0] == 0))
+        {
+            if (!TryParse(utf8Json, limits, now, out TelemetrySample? sample, out rejection))
+                return false;
+            (entity, timestampMs) = (sample!.Entity, sample.TimestampMs);
+            metrics = sample.Metrics;
+            return true;
+        }
+        if (!TryParseJson(utf8Json, limits, now, out entity, out timestampMs, out _, out rejection))
+            return false;
+        metrics = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(t_metrics);
+        return true;
+    }
+
+    private static bool TryParseJson(ReadOnlySpan<byte> utf8Json, TelemetryLimits limits, DateTimeOffset now,
+        out string entity, out long timestampMs, out Dictionary<string, string>? tags, out Rejection rejection)
+    {
+        (entity, timestampMs, tags) = ("", 0, null);
         try
         {
-            return TryParseCore(utf8Json, limits, now, out sample, out rejection);
+            return TryParseCore(utf8Json, limits, now, out entity, out timestampMs, out tags, out rejection);
         }
         catch (JsonException ex)
         {
@@ -66,10 +101,11 @@ public static partial class TelemetryParser
         }
     }
 
+    // The readings are left in t_metrics.
     private static bool TryParseCore(ReadOnlySpan<byte> json, TelemetryLimits limits, DateTimeOffset now,
-        out TelemetrySample? sample, out Rejection rejection)
+        out string entityOut, out long timestampOut, out Dictionary<string, string>? tagsOut, out Rejection rejection)
     {
-        sample = null;
+        (entityOut, timestampOut, tagsOut) = ("", 0, null);
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 8 });
         if (!reader.Read())
             return Reject(out rejection, RejectionReason.MalformedJson, "empty record");
@@ -162,7 +198,7 @@ public static partial class TelemetryParser
         if (metrics.Count == 0)
             return Reject(out rejection, RejectionReason.NoMetrics, "the sample has no numeric metrics");
 
-        sample = new TelemetrySample(entity, timestamp.Value, metrics.ToArray(), tags);
+        (entityOut, timestampOut, tagsOut) = (entity, timestamp.Value, tags);
         rejection = default;
         return true;
     }

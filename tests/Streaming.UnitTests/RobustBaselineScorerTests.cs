@@ -131,4 +131,84 @@ public sealed class RobustBaselineScorerTests
 
         Assert.That(flagged, Is.Zero);
     }
+
+    // The median and sigma the scorer computed before it kept its history in order: sort a copy, then sort the deviations.
+    private static (double Median, double Sigma) BySorting(IEnumerable<double> history)
+    {
+        var window = history.ToArray();
+        window.AsSpan().Sort();
+        static double Median(double[] sorted) =>
+            sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        var median = Median(window);
+        var sum = 0.0;
+        for (var i = 0; i < window.Length; i++)
+        {
+            window[i] = Math.Abs(window[i] - median);
+            sum += window[i];
+        }
+        window.AsSpan().Sort();
+        var mad = Median(window);
+        return (median, mad > 0 ? 1.4826 * mad : 1.2533 * sum / window.Length);
+    }
+
+    private static IEnumerable<TestCaseData> Streams()
+    {
+        yield return new TestCaseData(new Func<Random, int, double>((r, _) => 50 + 2 * Gaussian(r))).SetName("Scores equal sorting's for normal noise");
+        yield return new TestCaseData(new Func<Random, int, double>((r, _) => Math.Round(3 * r.NextDouble()))).SetName("Scores equal sorting's for a few repeated levels");
+        yield return new TestCaseData(new Func<Random, int, double>((r, i) => r.Next(4) switch { 0 => -0.0, 1 => 0.0, 2 => -1, _ => 1e-300 * i }))
+            .SetName("Scores equal sorting's bit for bit with negative and positive zeros held together");
+        yield return new TestCaseData(new Func<Random, int, double>((r, i) => i % 97 == 5 ? double.NaN : i % 89 == 7 ? double.PositiveInfinity : r.NextDouble()))
+            .SetName("Scores equal sorting's bit for bit with NaN and infinity passing through the history");
+    }
+
+    [TestCaseSource(nameof(Streams))]
+    public void Kept_order_gives_what_sorting_gave(Func<Random, int, double> mean)
+    {
+        var options = new BaselineOptions { HistoryWindows = 30, MinHistory = 12, MaxFrozenWindows = 0 };
+        var scorer = new RobustBaselineScorer(options);
+        var random = new Random(7);
+        // The history as the scorer's ring holds it (slot order decides where a sort leaves −0 beside 0).
+        var ring = new double[options.HistoryWindows];
+        var (next, count) = (0, 0);
+        static long Bits(double x) => BitConverter.DoubleToInt64Bits(x);
+        for (var i = 0; i < 400; i++)
+        {
+            var value = mean(random, i);
+            var score = scorer.ScoreAndLearn(Window("web-1", i, ("m", value)));
+            if (count >= options.MinHistory)
+            {
+                var (median, sigma) = BySorting(ring.Take(count));
+                var z = Math.Abs(value - median) / Math.Max(sigma, 1e-3 * Math.Max(1.0, Math.Abs(median)));
+                Assert.That(score, Is.Not.Null);
+                Assert.That((Bits(score!.Metrics[0].Expected), Bits(score.Metrics[0].Z)), Is.EqualTo((Bits(median), Bits(z))), $"window {i}");
+            }
+            ring[next] = value;
+            next = (next + 1) % ring.Length;
+            count = Math.Min(count + 1, ring.Length);
+        }
+    }
+
+    [Test]
+    public void A_restored_baseline_scores_as_the_one_it_was_taken_from()
+    {
+        var options = new BaselineOptions();
+        var original = new RobustBaselineScorer(options);
+        var random = new Random(3);
+        for (var i = 0; i < 50; i++)
+            original.ScoreAndLearn(Window("web-1", i, ("m", Math.Round(5 * random.NextDouble(), 1))));
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            original.WriteState(writer);
+        stream.Position = 0;
+        var restored = new RobustBaselineScorer(options);
+        using (var reader = new BinaryReader(stream))
+            restored.ReadState(reader);
+
+        for (var i = 50; i < 100; i++)
+        {
+            var window = Window("web-1", i, ("m", Math.Round(5 * random.NextDouble(), 1)));
+            var (a, b) = (original.ScoreAndLearn(window)!, restored.ScoreAndLearn(window)!);
+            Assert.That((b.Score, b.Metrics[0].Expected), Is.EqualTo((a.Score, a.Metrics[0].Expected)), $"window {i}");
+        }
+    }
 }

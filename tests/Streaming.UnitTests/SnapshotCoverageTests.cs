@@ -30,7 +30,7 @@ public sealed class SnapshotCoverageTests
         ["Streaming.Processing.Windows.MetricAccumulator"] =
             ["Count", "Mean", "M2", "Min", "Max", "FirstT", "First", "LastT", "Last", "MeanT", "M2T", "CoMoment", "Ewma"],
         [typeof(RobustBaselineScorer).FullName!] = ["_options", "_history"],
-        ["Streaming.Processing.Scoring.RobustBaselineScorer+History"] = ["_values", "_next", "<Count>k__BackingField", "<Frozen>k__BackingField"],
+        ["Streaming.Processing.Scoring.RobustBaselineScorer+History"] = ["_values", "_sorted", "_unordered", "_next", "<Count>k__BackingField", "<Frozen>k__BackingField"],
         [typeof(BaselineWindowScorer).FullName!] = ["_baseline", "<topContributors>P"],
         [typeof(OnlineWindowScorer).FullName!] = ["_options", "_baseline", "_topContributors", "_baselineWindows", "_entities"],
         ["Streaming.Processing.Scoring.Detection.MetricDetector"] =

@@ -9,11 +9,14 @@ public sealed class TelemetryParserTests
     private static readonly long NowMs = Now.ToUnixTimeMilliseconds();
     private const string Iso = "2026-11-22T10:00:00Z";
 
+    // Every case also goes through the overload without a sample object (the partition processor's): same verdict, same readings.
     private static Rejection Rejected(string json, TelemetryLimits? limits = null)
     {
         var ok = TelemetryParser.TryParse(Encoding.UTF8.GetBytes(json), limits ?? TelemetryLimits.Default, Now, out var sample, out var rejection);
         Assert.That(ok, Is.False, $"expected a rejection of {json}");
         Assert.That(sample, Is.Null);
+        var spanOk = TelemetryParser.TryParse(Encoding.UTF8.GetBytes(json), limits ?? TelemetryLimits.Default, Now, out _, out _, out _, out var spanRejection);
+        Assert.That((spanOk, spanRejection), Is.EqualTo((false, rejection)));
         return rejection;
     }
 
@@ -22,6 +25,10 @@ public sealed class TelemetryParserTests
         var ok = TelemetryParser.TryParse(Encoding.UTF8.GetBytes(json), limits ?? TelemetryLimits.Default, Now, out var sample, out var rejection);
         Assert.That(ok, Is.True, rejection.ToString());
         Assert.That(rejection.Reason, Is.EqualTo(RejectionReason.None));
+        var spanOk = TelemetryParser.TryParse(Encoding.UTF8.GetBytes(json), limits ?? TelemetryLimits.Default, Now,
+            out var entity, out var timestampMs, out var metrics, out var spanRejection);
+        Assert.That((spanOk, spanRejection, entity, timestampMs), Is.EqualTo((true, rejection, sample!.Entity, sample.TimestampMs)));
+        Assert.That(metrics.ToArray(), Is.EqualTo(sample.Metrics));
         return sample!;
     }
 

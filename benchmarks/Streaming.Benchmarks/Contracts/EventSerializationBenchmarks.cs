@@ -9,7 +9,9 @@ namespace Streaming.Benchmarks.Contracts;
 /// <summary>
 /// The processor's per-event output cost in each <c>Serialization:Format</c>: one features record (6 metrics) and one
 /// score, serialized as the processor does it (the serializer created once, the schema id resolved up front), and the
-/// sink's read back. The two <c>*_mapping</c> benchmarks are our part of an Avro write and read (event to
+/// sink's read back; <c>Features_json*</c> is <see cref="FeatureVectorJson"/> (the JSON features serializer), the
+/// <c>*_serializer*</c> ones the source-generated serializer it replaced, on the round sample vector and on simulator-like
+/// values (<c>*_simulated</c>). The two <c>*_mapping</c> benchmarks are our part of an Avro write and read (event to
 /// <see cref="GenericRecord"/> and back); the rest of <c>Features_avro</c> / <c>Read_features_avro</c> is Confluent's serdes. Run: dotnet run -c Release --project benchmarks/Streaming.Benchmarks -- --filter '*EventSerializationBenchmarks*'
 /// </summary>
 [MemoryDiagnoser]
@@ -28,6 +30,7 @@ public class EventSerializationBenchmarks
     private byte[] _avroFeatureBytes = [];
     private GenericRecord _featureRecord = null!;
     private byte[] _jsonFeatureBytes = [];
+    private FeatureVectorEvent _simulated = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -46,7 +49,25 @@ public class EventSerializationBenchmarks
         _avroFeatureBytes = _avroFeatures.Serialize(_features);
         _jsonFeatureBytes = JsonSerializer.SerializeToUtf8Bytes(_features, ContractsJsonContext.Default.FeatureVectorEvent);
         _featureRecord = AvroJsonMapping.ToRecord(_features, AvroContracts.FeatureVector.TypeInfo, AvroContracts.FeatureVector.Schema);
+        // What the simulator's windows hold: readings of four decimals (min, max, first, last, mostly p50) beside statistics
+        // at full precision (mean, std, slope, ewma, p95, rate of change).
+        var random = new Random(5);
+        double Reading() => Math.Round(40 + 20 * random.NextDouble(), 4);
+        double Statistic() => 40 + 20 * random.NextDouble();
+        _simulated = new FeatureVectorEvent("machine-042", start, start.AddMinutes(1), 6,
+            metrics.Select(m => new MetricFeatures(m, 6, Statistic(), Statistic() / 20, Reading(), Reading(), Reading(), Reading(),
+                Statistic() / 1000, Statistic(), (Reading() + Reading()) / 2, Statistic(), Statistic() / 1000, null)).ToArray());
     }
+
+    /// <summary>The features JSON as the worker wrote it before <see cref="FeatureVectorJson"/>: the source-generated serializer.</summary>
+    [Benchmark]
+    public int Features_json_serializer() => JsonSerializer.SerializeToUtf8Bytes(_features, ContractsJsonContext.Default.FeatureVectorEvent).Length;
+
+    [Benchmark]
+    public int Features_json_simulated() => _jsonFeatures.Serialize(_simulated).Length;
+
+    [Benchmark]
+    public int Features_json_serializer_simulated() => JsonSerializer.SerializeToUtf8Bytes(_simulated, ContractsJsonContext.Default.FeatureVectorEvent).Length;
 
     [Benchmark(Baseline = true)]
     public int Features_json() => _jsonFeatures.Serialize(_features).Length;

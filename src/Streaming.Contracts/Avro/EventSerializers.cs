@@ -26,6 +26,19 @@ internal sealed class JsonEventSerializer<T>(JsonTypeInfo<T> typeInfo) : IEventS
 }
 
 /// <summary>
+/// The features topic's JSON through <see cref="FeatureVectorJson"/>: the same bytes as <see cref="JsonEventSerializer{T}"/>
+/// over <see cref="ContractsJsonContext"/>, at less cost (the processor writes one per entity and window).
+/// </summary>
+internal sealed class FeatureVectorJsonSerializer : IEventSerializer<FeatureVectorEvent>
+{
+    public static FeatureVectorJsonSerializer Instance { get; } = new();
+
+    public SerializationFormat Format => SerializationFormat.Json;
+
+    public byte[] Serialize(FeatureVectorEvent value) => FeatureVectorJson.ToUtf8(value);
+}
+
+/// <summary>
 /// Avro in the Confluent wire format, written by Confluent's <see cref="AvroSerializer{T}"/> from a
 /// <see cref="GenericRecord"/> of the contract's schema. The schema is registered (or, with fixed ids, its id looked up)
 /// once, in <see cref="CreateAsync"/>, under the subject the serializer itself uses, so <see cref="Serialize"/> finds the id
@@ -99,6 +112,7 @@ internal static class EventSerializers
         options.Validated().Format switch
         {
             SerializationFormat.Avro => await AvroEventSerializer<T>.CreateAsync(contract, topic, registry, subjects, cancellationToken).ConfigureAwait(false),
+            _ when FeatureVectorJsonSerializer.Instance is IEventSerializer<T> features => features,
             _ => new JsonEventSerializer<T>(contract.TypeInfo),
         };
 

@@ -44,7 +44,10 @@ public static partial class TelemetryParser
         try
         {
             // The size limit was applied to the record as it arrived; its JSON rendering is checked for everything else.
-            return TryParseCore(json.WrittenSpan, limits, now, out sample, out rejection);
+            if (!TryParseCore(json.WrittenSpan, limits, now, out var entity, out var timestampMs, out var tags, out rejection))
+                return false;
+            sample = new TelemetrySample(entity, timestampMs, t_metrics!.ToArray(), tags);
+            return true;
         }
         catch (System.Text.Json.JsonException ex)
         {

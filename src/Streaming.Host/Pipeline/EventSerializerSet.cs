@@ -25,7 +25,7 @@ internal sealed class EventSerializerSet : IDisposable
 
     /// <summary>UTF-8 JSON, byte for byte what the pipeline wrote before Avro existed.</summary>
     public static EventSerializerSet Json { get; } = new(SerializationFormat.Json, FixedIdSchemaRegistry.Instance,
-        new JsonEventSerializer<FeatureVectorEvent>(ContractsJsonContext.Default.FeatureVectorEvent),
+        FeatureVectorJsonSerializer.Instance,
         new JsonEventSerializer<ScoreEvent>(ContractsJsonContext.Default.ScoreEvent),
         new JsonEventSerializer<AnomalyEvent>(ContractsJsonContext.Default.AnomalyEvent),
         new JsonEventSerializer<DowntimePredictionEvent>(ContractsJsonContext.Default.DowntimePredictionEvent));

@@ -81,27 +81,31 @@ public sealed partial class PartitionProcessor
     /// </summary>
     public bool Process(ReadOnlySpan<byte> value, long referenceTimeMs, IProcessorOutput output)
     {
-        if (!TelemetryParser.TryParse(value, _settings.Limits, DateTimeOffset.FromUnixTimeMilliseconds(referenceTimeMs), out var sample, out var rejection))
+        // The readings stay in the parser's per-thread buffer: no sample object per record.
+        if (!TelemetryParser.TryParse(value, _settings.Limits, DateTimeOffset.FromUnixTimeMilliseconds(referenceTimeMs),
+                out var entity, out var timestampMs, out var metrics, out var rejection))
         {
             output.Rejected(rejection);
             return false;
         }
-        return Process(sample!, output);
+        return Process(entity, timestampMs, metrics, output);
     }
 
-    public bool Process(TelemetrySample sample, IProcessorOutput output)
+    public bool Process(TelemetrySample sample, IProcessorOutput output) => Process(sample.Entity, sample.TimestampMs, sample.Metrics, output);
+
+    private bool Process(string entity, long timestampMs, ReadOnlySpan<MetricValue> metrics, IProcessorOutput output)
     {
-        switch (_windows.Add(sample))
+        switch (_windows.Add(entity, timestampMs, metrics))
         {
             case AddOutcome.Accepted:
                 return true;
             case AddOutcome.Late:
                 output.Rejected(new Rejection(RejectionReason.Late,
-                    $"event time {sample.Timestamp:O} of '{sample.Entity}' is after its window closed (stream time {FormatStreamTime(_windows.StreamTimeMs)}, grace {_settings.Windows.Grace})"));
+                    $"event time {DateTimeOffset.FromUnixTimeMilliseconds(timestampMs):O} of '{entity}' is after its window closed (stream time {FormatStreamTime(_windows.StreamTimeMs)}, grace {_settings.Windows.Grace})"));
                 return false;
             default:
                 output.Rejected(new Rejection(RejectionReason.DuplicateSample,
-                    $"'{sample.Entity}' already sent a sample at {sample.Timestamp:O}"));
+                    $"'{entity}' already sent a sample at {DateTimeOffset.FromUnixTimeMilliseconds(timestampMs):O}"));
                 return false;
         }
     }

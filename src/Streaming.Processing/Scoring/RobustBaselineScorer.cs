@@ -83,7 +83,8 @@ public sealed partial class RobustBaselineScorer
             perMetric = new Dictionary<string, History>(StringComparer.Ordinal);
             _history[window.Entity] = perMetric;
         }
-        var scores = new List<MetricScore>(window.Features.Length);
+        var scores = new MetricScore[window.Features.Length];
+        var scored = 0;
         Span<double> scratch = stackalloc double[_options.HistoryWindows];
         var best = 0.0;
         foreach (var feature in window.Features)
@@ -99,7 +100,7 @@ public sealed partial class RobustBaselineScorer
                 // A flat history has no spread at all; a floor relative to the level keeps z finite and meaningful.
                 var scale = Math.Max(sigma, 1e-3 * Math.Max(1.0, Math.Abs(median)));
                 var z = Math.Abs(feature.Mean - median) / scale;
-                scores.Add(new MetricScore(feature.Metric, z, median, feature.Mean));
+                scores[scored++] = new MetricScore(feature.Metric, z, median, feature.Mean);
                 best = Math.Max(best, z);
                 // An anomalous value stays out of the reference, so a long incident keeps scoring as one instead of
                 // becoming "normal" halfway; after MaxFrozenWindows in a row the new level is accepted as normal.
@@ -112,12 +113,22 @@ public sealed partial class RobustBaselineScorer
             history.Frozen = 0;
             history.Add(feature.Mean);
         }
-        return scores.Count == 0 ? null : new BaselineScore(window, best, _options.Threshold, scores.ToArray());
+        if (scored == 0)
+            return null;
+        if (scored < scores.Length)
+            Array.Resize(ref scores, scored);
+        return new BaselineScore(window, best, _options.Threshold, scores);
     }
 
     private sealed partial class History(int capacity)
     {
         private readonly double[] _values = new double[capacity];
+        // The same values kept in ascending order (insertion and removal are O(capacity) moves), so the median and the MAD
+        // need no sort per window: what the two sorts of a copy cost was most of this scorer's time.
+        private readonly double[] _sorted = new double[capacity];
+        // Held values a sort may order differently among equals (−0 beside 0, NaN) or whose deviations may be NaN (±∞): while
+        // any is held the sorts run as before, so every result stays bit for bit what sorting gives.
+        private int _unordered;
         private int _next;
 
         public int Count { get; private set; }
@@ -127,9 +138,12 @@ public sealed partial class RobustBaselineScorer
 
         public void Add(double value)
         {
+            if (Count == _values.Length)
+                Forget(_values[_next]);
             _values[_next] = value;
             _next = (_next + 1) % _values.Length;
             Count = Math.Min(Count + 1, _values.Length);
+            Keep(value);
         }
 
         /// <summary>
@@ -138,6 +152,37 @@ public sealed partial class RobustBaselineScorer
         /// has a spread.
         /// </summary>
         public (double Median, double Sigma) MedianAndSigma(Span<double> scratch)
+        {
+            if (_unordered > 0)
+                return MedianAndSigmaBySorting(scratch);
+            var sorted = _sorted.AsSpan(0, Count);
+            var median = Median(sorted);
+            // The deviations' sum in ascending order of the values, as the sorted copy summed them.
+            var sum = 0.0;
+            var split = sorted.Length;
+            for (var i = 0; i < sorted.Length; i++)
+            {
+                sum += Math.Abs(sorted[i] - median);
+                if (split == sorted.Length && sorted[i] >= median)
+                    split = i;
+            }
+            // Deviations grow leftwards from the split and rightwards from it: merging the two runs finds the middle ones.
+            var (left, right) = (split - 1, split);
+            double lower = 0, upper = 0;
+            for (var taken = 0; taken <= sorted.Length / 2; taken++)
+            {
+                double next;
+                if (right >= sorted.Length || (left >= 0 && Math.Abs(sorted[left] - median) <= Math.Abs(sorted[right] - median)))
+                    next = Math.Abs(sorted[left--] - median);
+                else
+                    next = Math.Abs(sorted[right++] - median);
+                (lower, upper) = (upper, next);
+            }
+            var mad = sorted.Length % 2 == 1 ? upper : (lower + upper) / 2;
+            return (median, mad > 0 ? MadToSigma * mad : MeanAbsoluteDeviationToSigma * sum / sorted.Length);
+        }
+
+        private (double Median, double Sigma) MedianAndSigmaBySorting(Span<double> scratch)
         {
             var window = scratch[..Count];
             _values.AsSpan(0, Count).CopyTo(window);
@@ -153,6 +198,45 @@ public sealed partial class RobustBaselineScorer
             var mad = Median(window);
             return (median, mad > 0 ? MadToSigma * mad : MeanAbsoluteDeviationToSigma * sum / window.Length);
         }
+
+        /// <summary>Rebuilds the ordered copy from the ring (after a snapshot is read).</summary>
+        public void Reorder()
+        {
+            var held = Count;
+            (Count, _unordered) = (0, 0);
+            for (var i = 0; i < held; i++)
+            {
+                Count++;
+                Keep(_values[i]);
+            }
+        }
+
+        // Inserts into the ordered copy, whose length is Count − 1 before the call.
+        private void Keep(double value)
+        {
+            var length = Count - 1;
+            var at = length;
+            while (at > 0 && _sorted[at - 1].CompareTo(value) > 0)
+                at--;
+            _sorted.AsSpan(at, length - at).CopyTo(_sorted.AsSpan(at + 1));
+            _sorted[at] = value;
+            if (IsUnordered(value))
+                _unordered++;
+        }
+
+        // Removes one copy of exactly this value (its bits, so −0 and 0 stay apart) from the ordered copy of Count values.
+        private void Forget(double value)
+        {
+            var bits = BitConverter.DoubleToInt64Bits(value);
+            var at = 0;
+            while (BitConverter.DoubleToInt64Bits(_sorted[at]) != bits)
+                at++;
+            _sorted.AsSpan(at + 1, Count - at - 1).CopyTo(_sorted.AsSpan(at));
+            if (IsUnordered(value))
+                _unordered--;
+        }
+
+        private static bool IsUnordered(double value) => !double.IsFinite(value) || BitConverter.DoubleToInt64Bits(value) == long.MinValue;
 
         private static double Median(ReadOnlySpan<double> sorted) =>
             sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;

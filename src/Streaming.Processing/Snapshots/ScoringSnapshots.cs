@@ -43,6 +43,8 @@ public sealed partial class RobustBaselineScorer : IStateSnapshot
             Frozen = reader.ReadInt32();
             StateCodec.Check(_next >= 0 && _next < _values.Length && Count >= 0 && Count <= _values.Length && Frozen >= 0,
                 "A baseline history's positions are out of range.");
+            // The ordered copy is derived from the ring, not written.
+            Reorder();
         }
     }
 }

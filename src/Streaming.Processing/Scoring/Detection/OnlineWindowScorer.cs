@@ -87,11 +87,37 @@ public sealed partial class OnlineWindowScorer : IWindowScorer
     /// <summary>Each metric's share of the window's evidence (its surprise over the sum), largest first.</summary>
     public static IReadOnlyList<Contributor> Contributors(IReadOnlyList<MetricVerdict> verdicts, int top)
     {
+        // The order a stable sort by surprise (descending) then metric (ordinal) gives, found by selecting the first `top`
+        // in turn (ties to the earlier verdict), without LINQ's buffers: this runs for every scored window.
+        var count = verdicts.Count;
+        var rented = count > 256 ? System.Buffers.ArrayPool<double>.Shared.Rent(count) : null;
+        var surprises = rented is null ? stackalloc double[count] : rented.AsSpan(0, count);
         var total = 0.0;
-        foreach (var v in verdicts)
-            total += v.Surprise;
-        return verdicts.OrderByDescending(v => v.Surprise).ThenBy(v => v.Metric, StringComparer.Ordinal).Take(top)
-            .Select(v => new Contributor(v.Metric, total > 0 ? v.Surprise / total : 0, v.Expected, v.Actual)).ToArray();
+        for (var i = 0; i < count; i++)
+        {
+            surprises[i] = verdicts[i].Surprise;
+            total += surprises[i];
+        }
+        var result = new Contributor[Math.Clamp(top, 0, count)];
+        Span<bool> taken = count <= 256 ? stackalloc bool[count] : new bool[count];
+        for (var rank = 0; rank < result.Length; rank++)
+        {
+            var best = -1;
+            for (var i = 0; i < count; i++)
+            {
+                if (taken[i])
+                    continue;
+                if (best < 0 || surprises[i].CompareTo(surprises[best]) > 0
+                    || (surprises[i].CompareTo(surprises[best]) == 0 && string.CompareOrdinal(verdicts[i].Metric, verdicts[best].Metric) < 0))
+                    best = i;
+            }
+            taken[best] = true;
+            var v = verdicts[best];
+            result[rank] = new Contributor(v.Metric, total > 0 ? surprises[best] / total : 0, v.Expected, v.Actual);
+        }
+        if (rented is not null)
+            System.Buffers.ArrayPool<double>.Shared.Return(rented);
+        return result;
     }
 
     // Each entity × metric gets its own stream of cuts, the same in every run and on every instance.
